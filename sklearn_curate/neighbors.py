@@ -58,41 +58,31 @@ def _check_inputs(X, query, n_neighbors, metric):
 def _exact_distances(q, cand, metric):
     """Exact distances between q (m, d) and its candidates cand (m, c, d).
 
-    Computed from the difference vectors, so identical rows get exactly 0. For
-    cosine the inputs are unit vectors and ``1 - cos = |a - b|^2 / 2``.
+    Computed from the difference vectors, so identical rows get exactly 0 and the
+    same pair gets the same value whichever backend found it. For cosine the inputs
+    are unit vectors and ``1 - cos = |a - b|^2 / 2``.
     """
-    diff = cand.astype(np.float64) - q.astype(np.float64)[:, None, :]
-    sq = np.einsum("mcd,mcd->mc", diff, diff)
+    diff = cand - q[:, None, :]
+    sq = np.einsum("mcd,mcd->mc", diff, diff).astype(np.float64)
     return np.sqrt(sq) if metric == "euclidean" else 0.5 * sq
 
 
-def _finish(Xq, Xdb, approx, idx, self_rows, k, metric):
-    """Turn fast approximate distances into exact, sorted, self-free neighbour lists.
+def _finish(Xq, Xdb, idx, self_rows, k, metric):
+    """Exact distances, self removal and a deterministic order for candidate lists.
 
-    ``approx`` holds squared euclidean distances (or cosine distances) from the
-    ``|q|^2 - 2 q.x + |x|^2`` expansion, whose float32 rounding error is about
-    ``1e-6 * (|q|^2 + |x|^2)``. Only rows where some candidate is that close are
-    recomputed exactly from the vectors; elsewhere the rounding cannot change the
-    order beyond exact ties, which are ordered by index.
+    The search ranks by the fast ``|q|^2 - 2 q.x + |x|^2`` expansion, whose float32
+    rounding (about ``1e-6 * |x|^2``) turns exact duplicates into ~1e-3 and
+    orders ties by noise. The k candidates are therefore re-scored from the
+    vectors (an ``O(n k d)`` pass) and sorted by (distance, index).
     """
-    approx = np.maximum(approx.astype(np.float64), 0.0)
-    if metric == "euclidean":
-        sq_norms = np.einsum("ij,ij->i", Xdb, Xdb, dtype=np.float64)
-        q_sq = sq_norms if Xq is Xdb else np.einsum("ij,ij->i", Xq, Xq, dtype=np.float64)
-        close = approx < 1e-3 * (q_sq[:, None] + sq_norms[idx])
-        d = np.sqrt(approx)
-    else:
-        close = approx < 1e-3
-        d = approx
+    m = idx.shape[0]
+    d = np.empty(idx.shape, dtype=np.float64)
+    step = max(1, 2**25 // max(1, idx.shape[1] * Xq.shape[1]))  # ~128 MiB of float32
+    for start in range(0, m, step):
+        stop = min(start + step, m)
+        d[start:stop] = _exact_distances(Xq[start:stop], Xdb[idx[start:stop]], metric)
     if self_rows is not None:
-        close &= idx != self_rows[:, None]
-    suspicious = close.any(1)
-    rows = np.flatnonzero(suspicious)
-    for start in range(0, rows.shape[0], 4096):
-        r = rows[start : start + 4096]
-        d[r] = _exact_distances(Xq[r], Xdb[idx[r]], metric)
-    if self_rows is not None:
-        d = np.where(idx == self_rows[:, None], -np.inf, d)  # self sorts first, then is cut
+        d[idx == self_rows[:, None]] = -np.inf  # self sorts first, then is cut
     order = np.lexsort((idx, d), axis=-1)
     d = np.take_along_axis(d, order, axis=1)
     idx = np.take_along_axis(idx, order, axis=1)
@@ -113,14 +103,11 @@ def _search_faiss(Xq, Xdb, kk, metric, memory_budget):
     m = Xq.shape[0]
     # faiss blocks internally; we only bound the size of each result slab.
     rows = max(1024, memory_budget // max(1, kk * 12))
-    out_d = np.empty((m, kk), dtype=np.float32)
-    out_i = np.empty((m, kk), dtype=np.int64)
+    out = np.empty((m, kk), dtype=np.int64)
     for start in range(0, m, rows):
         stop = min(start + rows, m)
-        dist, i = index.search(Xq[start:stop], kk)
-        out_d[start:stop] = 1.0 - dist if metric == "cosine" else dist
-        out_i[start:stop] = i
-    return out_d, out_i
+        out[start:stop] = index.search(Xq[start:stop], kk)[1]
+    return out
 
 
 def _search_torch(Xq, Xdb, kk, metric, device, memory_budget, progress):
@@ -138,8 +125,7 @@ def _search_torch(Xq, Xdb, kk, metric, device, memory_budget, progress):
     per_elem = 4 * 3
     cols = n_db if n_db * per_elem * 64 <= memory_budget else max(kk, memory_budget // (per_elem * 64))
     rows = max(1, min(m, memory_budget // (per_elem * cols)))
-    out_d = np.empty((m, kk), dtype=np.float32)
-    out_i = np.empty((m, kk), dtype=np.int64)
+    out = np.empty((m, kk), dtype=np.int64)
     iterator = range(0, m, rows)
     if progress:
         from tqdm.auto import tqdm
@@ -150,7 +136,6 @@ def _search_torch(Xq, Xdb, kk, metric, device, memory_budget, progress):
             stop = min(start + rows, m)
             q = torch.as_tensor(Xq[start:stop], dtype=torch.float32, device=dev)
             if metric == "euclidean":
-                q_sq = (q * q).sum(1, keepdim=True)
                 q = torch.cat([q, torch.ones_like(q[:, :1])], 1)
             best_v = best_i = None
             for c0 in range(0, n_db, cols):
@@ -163,10 +148,8 @@ def _search_torch(Xq, Xdb, kk, metric, device, memory_budget, progress):
                     sel = torch.topk(v, min(kk, v.shape[1]), dim=1, largest=True, sorted=False)
                     v, i = sel.values, torch.gather(i, 1, sel.indices)
                 best_v, best_i = v, i
-            dist = q_sq - 2.0 * best_v if metric == "euclidean" else 1.0 - best_v
-            out_d[start:stop] = dist.cpu().numpy()
-            out_i[start:stop] = best_i.cpu().numpy()
-    return out_d, out_i
+            out[start:stop] = best_i.cpu().numpy()
+    return out
 
 
 def kneighbors(
@@ -251,11 +234,11 @@ def kneighbors(
     kk = n_neighbors + (1 if query is None else 0)
     kk = min(kk, n)
     if use_faiss:
-        approx, idx = _search_faiss(Qn, Xn, kk, metric, memory_budget)
+        idx = _search_faiss(Qn, Xn, kk, metric, memory_budget)
     else:
-        approx, idx = _search_torch(Qn, Xn, kk, metric, choice.device, memory_budget, progress)
+        idx = _search_torch(Qn, Xn, kk, metric, choice.device, memory_budget, progress)
     self_rows = np.arange(n) if query is None else None
-    return _finish(Qn, Xn, approx, idx, self_rows, n_neighbors, metric)
+    return _finish(Qn, Xn, idx, self_rows, n_neighbors, metric)
 
 
 def _normalize(A):
