@@ -1,0 +1,492 @@
+"""The ``sklearn-curate`` command, run in-process through ``main([...])``.
+
+Runs are kept small (1-2 training epochs, PCA, a few hundred images) so the file
+stays fast; the built-in default run (1,852 digits) is done once per module.
+"""
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from sklearn.datasets import load_digits, load_sample_images
+
+import sklearn_curate
+from sklearn_curate import cli
+from sklearn_curate._device import cuda_available as cli_cuda
+from sklearn_curate.cli import main
+
+LISTS = {
+    "kept": "kept.txt",
+    "outlier": "removed_outliers.txt",
+    "similar": "removed_similar.txt",
+    "corrupt": "corrupt.txt",
+}
+OUTPUT_FILES = [*LISTS.values(), "scores.csv", "embeddings.npy", "report.json", "report.html"]
+REPO = Path(sklearn_curate.__file__).resolve().parents[1]
+
+
+def read_list(out: Path, decision: str) -> list[str]:
+    lines = (out / LISTS[decision]).read_text(encoding="utf-8").splitlines()
+    return [line.split("\t", 1)[0] for line in lines]
+
+
+def read_scores(out: Path) -> list[dict]:
+    with open(out / "scores.csv", newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def check_partition(out: Path, all_ids) -> dict:
+    """Every input is in exactly one list, and scores.csv agrees with the lists."""
+    lists = {d: read_list(out, d) for d in LISTS}
+    union = [i for ids in lists.values() for i in ids]
+    assert len(union) == len(set(union)), "an id is in two lists"
+    assert set(union) == set(all_ids)
+    rows = read_scores(out)
+    assert [r["id"] for r in rows] == list(all_ids)
+    for d, ids in lists.items():
+        assert {r["id"] for r in rows if r["decision"] == d} == set(ids)
+    return lists
+
+
+# ----------------------------------------------------------------------------------
+# fixtures: one default run, one image folder
+# ----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def default_out(tmp_path_factory):
+    out = tmp_path_factory.mktemp("default") / "curate_out"
+    assert main(["curate", "--out", str(out), "--epochs", "1", "--quiet"]) == 0
+    return out
+
+
+def _png(path: Path, array: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path)
+
+
+@pytest.fixture(scope="module")
+def image_folder(tmp_path_factory):
+    """300 digit PNGs in class folders, 12 photo crops hidden among them, 3 bad files."""
+    root = tmp_path_factory.mktemp("images") / "data"
+    digits = load_digits()
+    for i in range(300):
+        img = (digits.images[i] * (255 / 16)).astype(np.uint8)
+        _png(root / str(digits.target[i]) / f"d{i:03d}.png", img)
+    rng = np.random.RandomState(0)
+    photos = load_sample_images().images
+    foreign = []
+    for j in range(12):
+        photo = photos[j % 2]
+        size = 8 if j < 6 else 32
+        block = 4 * size
+        r, c = rng.randint(photo.shape[0] - block), rng.randint(photo.shape[1] - block)
+        crop = photo[r : r + block, c : c + block]
+        crop = crop.reshape(size, 4, size, 4, 3).mean(axis=(1, 3)).astype(np.uint8)
+        rel = f"{j % 10}/photo{j:02d}.png"
+        _png(root / rel, crop)
+        foreign.append(rel)
+    (root / "3" / "empty.png").write_bytes(b"")
+    noise = (rng.rand(64, 64) * 255).astype(np.uint8)  # incompressible: a long pixel stream
+    _png(root / "4" / "truncated.png", noise)
+    full = (root / "4" / "truncated.png").read_bytes()
+    (root / "4" / "truncated.png").write_bytes(full[: len(full) // 2])
+    (root / "5" / "notes.png").write_text("not an image, just text\n")
+    (root / "README.txt").write_text("ignored: not an image extension\n")
+    corrupt = ["3/empty.png", "4/truncated.png", "5/notes.png"]
+    return root, foreign, corrupt
+
+
+@pytest.fixture(scope="module")
+def folder_out(image_folder, tmp_path_factory):
+    root, _, _ = image_folder
+    out = tmp_path_factory.mktemp("folder_run") / "out"
+    args = ["curate", "--images", str(root), "--out", str(out), "--image-size", "8"]
+    assert main([*args, "--epochs", "2", "--quiet"]) == 0
+    return out
+
+
+def _all_folder_ids(root: Path) -> list[str]:
+    """Input order: relative paths, sorted."""
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*.png"))
+
+
+# ----------------------------------------------------------------------------------
+# the default run
+# ----------------------------------------------------------------------------------
+def test_default_run_writes_every_file(default_out):
+    for name in OUTPUT_FILES:
+        assert (default_out / name).is_file(), name
+    html = (default_out / "report.html").read_text()
+    assert "<html" in html and "Counts" in html and "src=" not in html  # self-contained
+
+
+def test_default_run_partition_and_counts(default_out):
+    report = json.loads((default_out / "report.json").read_text())
+    n = report["counts"]["inputs"]
+    assert n == 1852
+    lists = check_partition(default_out, [str(i) for i in range(n)])
+    # documented rule: n = readable inputs; each step drops round(fraction * n)
+    assert len(lists["corrupt"]) == 0
+    assert len(lists["outlier"]) == round(0.05 * n) == report["counts"]["outlier"]
+    assert len(lists["similar"]) == round(0.05 * n) == report["counts"]["similar"]
+    assert len(lists["kept"]) == n - 2 * round(0.05 * n)
+
+
+def test_default_run_report(default_out):
+    report = json.loads((default_out / "report.json").read_text())
+    names = [s["name"] for s in report["steps"]]
+    assert names == ["load", "train", "embed", "reduce", "outliers", "similar", "write"]
+    for step in report["steps"]:
+        assert step["seconds"] >= 0
+    for step in report["steps"][1:6]:
+        assert step["device"] == "cpu" and step["backend"], step
+    assert report["total_seconds"] > 0
+    assert report["parameters"]["outlier_fraction"] == 0.05
+    assert report["parameters"]["reducer"] == "pca"
+    assert report["versions"]["numpy"] == np.__version__
+    # the rows of the help text's description of the built-in data
+    faults = report["default_data"]
+    assert faults["foreign_rows"] == "1797-1814" and faults["duplicate_rows"] == "1815-1851"
+    help_text = cli.build_parser()._subparsers._group_actions[0].choices["curate"].description
+    assert "ids 1797-1814" in help_text and "ids 1815-1851" in help_text
+    # found after a single epoch of training: 18 of 18 and 30 of 37 when written
+    assert faults["foreign_dropped_as_outlier"] >= 15  # of 18
+    assert faults["duplicate_pairs_with_one_dropped_as_similar"] >= 25  # of 37
+
+
+def test_default_run_scores_and_embeddings(default_out):
+    rows = read_scores(default_out)
+    emb = np.load(default_out / "embeddings.npy")
+    red = np.load(default_out / "embeddings_reduced.npy")
+    assert emb.shape == (len(rows), 32) and emb.dtype == np.float32
+    assert red.shape == (len(rows), 16)
+    for r in rows:
+        assert r["outlier_score"] != ""
+        if r["decision"] == "outlier":
+            assert r["similarity_score"] == ""  # the similarity step never saw it
+        if r["decision"] == "similar":
+            dup = int(r["duplicate_of"])
+            assert rows[dup]["decision"] == "kept"
+        else:
+            assert r["duplicate_of"] == ""
+    outlier_scores = [float(r["outlier_score"]) for r in rows]
+    worst_kept = min(
+        s for s, r in zip(outlier_scores, rows, strict=True) if r["decision"] != "outlier"
+    )
+    best_outlier = max(
+        s for s, r in zip(outlier_scores, rows, strict=True) if r["decision"] == "outlier"
+    )
+    assert best_outlier <= worst_kept  # lower = dropped first
+
+
+# ----------------------------------------------------------------------------------
+# a folder of image files
+# ----------------------------------------------------------------------------------
+def test_folder_corrupt_files_listed_with_reasons(folder_out, image_folder):
+    root, _, corrupt = image_folder
+    lines = (folder_out / "corrupt.txt").read_text().splitlines()
+    reasons = dict(line.split("\t", 1) for line in lines)
+    assert sorted(reasons) == sorted(corrupt)
+    assert reasons["3/empty.png"] == "empty file (0 bytes)"
+    assert all(reasons.values())
+    check_partition(folder_out, _all_folder_ids(root))
+
+
+def test_folder_counts_labels_and_embeddings(folder_out, image_folder):
+    root, _, corrupt = image_folder
+    report = json.loads((folder_out / "report.json").read_text())
+    n_valid = 312
+    assert report["counts"] == {
+        "inputs": n_valid + len(corrupt),
+        "kept": n_valid - 2 * round(0.05 * n_valid),
+        "outlier": round(0.05 * n_valid),
+        "similar": round(0.05 * n_valid),
+        "corrupt": len(corrupt),
+    }
+    assert report["input"]["color"] == "rgb"  # the photo crops are in colour
+    assert report["input"]["ignored_files"] == 1  # README.txt
+    assert report["input"]["classes"] == [str(c) for c in range(10)]
+    rows = read_scores(folder_out)
+    assert all(r["label"] == r["id"].split("/")[0] for r in rows)
+    assert np.load(folder_out / "embeddings.npy").shape == (n_valid, 32)
+
+
+def test_folder_foreign_images_are_outliers(folder_out, image_folder):
+    _, foreign, _ = image_folder
+    outliers = set(read_list(folder_out, "outlier"))
+    found = sum(f in outliers for f in foreign)
+    assert found >= 9, f"only {found} of {len(foreign)} photo crops dropped as outliers"
+
+
+# ----------------------------------------------------------------------------------
+# arrays and user models
+# ----------------------------------------------------------------------------------
+def test_array_features_with_non_finite_rows(tmp_path):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(120, 5))
+    X[3, 1] = np.nan
+    X[70, 0] = np.inf
+    np.save(tmp_path / "feats.npy", X)
+    out = tmp_path / "out"
+    args = ["curate", "--array", str(tmp_path / "feats.npy"), "--out", str(out)]
+    assert main([*args, "--reducer", "none", "--quiet"]) == 0
+    lists = check_partition(out, [str(i) for i in range(120)])
+    assert (out / "corrupt.txt").read_text().splitlines() == [
+        "3\tnon-finite values (NaN or inf)",
+        "70\tnon-finite values (NaN or inf)",
+    ]
+    assert len(lists["outlier"]) == len(lists["similar"]) == round(0.05 * 118) == 6
+    assert not (out / "embeddings_reduced.npy").exists()
+    np.testing.assert_array_equal(
+        np.load(out / "embeddings.npy"), np.delete(X, [3, 70], 0).astype(np.float32)
+    )
+    steps = {s["name"]: s for s in json.loads((out / "report.json").read_text())["steps"]}
+    assert "train" not in steps and steps["embed"]["detail"].startswith("skipped")
+
+
+USER_MODULE = """
+from collections import OrderedDict
+from torch import nn
+
+def make_model():
+    return nn.Sequential(OrderedDict(
+        features=nn.Sequential(OrderedDict(conv=nn.Conv2d(1, 8, 3, padding=1), act=nn.ReLU())),
+        pool=nn.AdaptiveAvgPool2d(1),
+        flat=nn.Flatten(),
+        head=nn.Linear(8, 4),
+    ))
+
+def not_a_model():
+    return 42
+"""
+
+
+@pytest.fixture
+def user_model(tmp_path, monkeypatch):
+    (tmp_path / "curate_user_model.py").write_text(textwrap.dedent(USER_MODULE))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    images = load_digits().images[:200].astype(np.float32)
+    np.save(tmp_path / "digits.npy", images)
+    return tmp_path / "digits.npy"
+
+
+def test_user_model_and_layer(user_model, tmp_path):
+    out = tmp_path / "out"
+    args = ["curate", "--array", str(user_model), "--out", str(out), "--reducer", "none", "-q"]
+    assert main([*args, "--model", "curate_user_model:make_model", "--layer", "features.conv"]) == 0
+    check_partition(out, [str(i) for i in range(200)])
+    assert np.load(out / "embeddings.npy").shape == (200, 8)  # 8 channels, average-pooled
+    report = json.loads((out / "report.json").read_text())
+    assert [s["name"] for s in report["steps"]][:3] == ["model", "load", "embed"]
+    assert report["parameters"]["layer"] == "features.conv"
+
+
+def test_user_model_from_file_path(user_model, tmp_path):
+    out = tmp_path / "out"
+    spec = f"{tmp_path / 'curate_user_model.py'}:make_model"
+    args = ["curate", "--array", str(user_model), "--out", str(out), "--reducer", "none", "-q"]
+    assert main([*args, "--model", spec, "--layer", "head"]) == 0
+    assert np.load(out / "embeddings.npy").shape == (200, 4)
+
+
+def test_unknown_layer_lists_layers(user_model, tmp_path, capsys):
+    args = ["curate", "--array", str(user_model), "--out", str(tmp_path / "out")]
+    rc = main([*args, "--model", "curate_user_model:make_model", "--layer", "fc9"])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "layer 'fc9' not found; layers are: features, features.conv, features.act, pool" in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("no_colon", "is not MODULE:CALLABLE"),
+        ("curate_no_such_module_xyz:make", "cannot import 'curate_no_such_module_xyz'"),
+        ("curate_user_model:missing", "has no attribute 'missing'"),
+        ("curate_user_model:not_a_model", "returned int, not a torch.nn.Module"),
+        ("curate_user_model:make_model", "--model needs --layer; layers are: features,"),
+    ],
+)
+def test_bad_model_spec(user_model, tmp_path, capsys, spec, message):
+    rc = main(["curate", "--array", str(user_model), "--out", str(tmp_path / "o"), "--model", spec])
+    err = capsys.readouterr().err
+    assert rc == 1 and message in err, err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_cache_dir_reuses_the_trained_model(tmp_path):
+    images = load_digits().images[:150]
+    np.save(tmp_path / "d.npy", images)
+    base = ["curate", "--array", str(tmp_path / "d.npy"), "--epochs", "1", "-q"]
+    base += ["--cache-dir", str(tmp_path / "cache")]
+    assert main([*base, "--out", str(tmp_path / "a")]) == 0
+    assert main([*base, "--out", str(tmp_path / "b")]) == 0
+    steps = json.loads((tmp_path / "b" / "report.json").read_text())["steps"]
+    train = next(s for s in steps if s["name"] == "train")
+    assert train["detail"].startswith("loaded")
+    for name in ("kept.txt", "removed_outliers.txt", "removed_similar.txt"):
+        assert (tmp_path / "a" / name).read_text() == (tmp_path / "b" / name).read_text()
+
+
+# ----------------------------------------------------------------------------------
+# bad input and usage errors
+# ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "extra, code, message",
+    [
+        (["--outlier-fraction", "1.0"], 2, "outside [0, 1)"),
+        (["--similar-fraction", "-0.1"], 2, "outside [0, 1)"),
+        (["--outlier-fraction", "abc"], 2, "is not a number"),
+        (["--reducer", "tsne"], 2, "invalid choice"),
+        (["--images", "a", "--array", "b.npy"], 2, "not allowed with argument"),
+        (["--images", "/no/such/folder"], 1, "does not exist"),
+        (["--array", "/no/such/file.npy"], 1, "does not exist"),
+    ],
+)
+def test_usage_and_input_errors(tmp_path, capsys, extra, code, message):
+    rc = main(["curate", "--out", str(tmp_path / "o"), *extra])
+    err = capsys.readouterr().err
+    assert rc == code and message in err, err
+    assert not (tmp_path / "o").exists()
+
+
+def test_empty_and_unreadable_folders(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("x")
+    assert main(["curate", "--images", str(tmp_path / "empty"), "--out", str(tmp_path / "o")]) == 1
+    assert "holds no image files" in capsys.readouterr().err
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "a.png").write_bytes(b"")
+    assert main(["curate", "--images", str(tmp_path / "bad"), "--out", str(tmp_path / "o")]) == 1
+    assert "none of the 1 image files" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_fractions_that_drop_everything(tmp_path, capsys):
+    np.save(tmp_path / "f.npy", np.random.RandomState(0).normal(size=(20, 3)))
+    args = ["curate", "--array", str(tmp_path / "f.npy"), "--out", str(tmp_path / "o")]
+    assert main([*args, "--outlier-fraction", "0.6", "--similar-fraction", "0.5"]) == 1
+    assert "leaving none" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(cli_cuda(), reason="a GPU is present")
+def test_cuda_without_gpu_is_one_clear_line(tmp_path, capsys):
+    assert main(["curate", "--device", "cuda", "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert "--device cuda:" in err and "no CUDA device" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_too_few_rows_is_one_clear_line(tmp_path, capsys):
+    np.save(tmp_path / "f.npy", np.zeros((1, 3)))
+    args = ["curate", "--array", str(tmp_path / "f.npy"), "--out", str(tmp_path / "o")]
+    assert main([*args, "--reducer", "none", "-q"]) == 1
+    err = capsys.readouterr().err
+    assert (
+        err
+        == "sklearn-curate: error: only 1 readable input; curation compares inputs, so pass at least 2.\n"
+    )
+
+
+def test_bad_array_shape(tmp_path, capsys):
+    np.save(tmp_path / "v.npy", np.arange(10.0))
+    assert main(["curate", "--array", str(tmp_path / "v.npy"), "--out", str(tmp_path / "o")]) == 1
+    assert "has shape (10,)" in capsys.readouterr().err
+
+
+def test_existing_out_is_refused_then_overwritten(tmp_path, capsys):
+    np.save(tmp_path / "f.npy", np.random.RandomState(0).normal(size=(40, 3)))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "mine.txt").write_text("keep me")
+    args = ["curate", "--array", str(tmp_path / "f.npy"), "--out", str(out), "--reducer", "none"]
+    assert main([*args, "-q"]) == 1
+    assert "exists; pass --overwrite" in capsys.readouterr().err
+    assert (out / "mine.txt").read_text() == "keep me"
+    assert main([*args, "-q", "--overwrite"]) == 0
+    assert not (out / "mine.txt").exists() and (out / "report.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.npy", "out"]  # nothing left over
+
+
+@pytest.mark.parametrize("where", ["similar", "write_report"])
+def test_crash_leaves_no_output_folder(tmp_path, monkeypatch, where):
+    def boom(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    if where == "similar":
+        monkeypatch.setattr(cli._Run, "similar", boom)
+    else:
+        import sklearn_curate.report
+
+        monkeypatch.setattr(sklearn_curate.report, "write_report", boom)
+    np.save(tmp_path / "f.npy", np.random.RandomState(0).normal(size=(40, 3)))
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError, match="boom"):
+        main(["curate", "--array", str(tmp_path / "f.npy"), "--out", str(out), "-q"])
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.npy"]  # no partial folder
+
+
+# ----------------------------------------------------------------------------------
+# the command line itself
+# ----------------------------------------------------------------------------------
+def test_help(capsys):
+    assert main(["curate", "--help"]) == 0
+    text = capsys.readouterr().out
+    for option in ("--images", "--array", "--model", "--layer", "--outlier-fraction",
+                   "--similar-fraction", "--reducer", "--n-components", "--device", "--out",
+                   "--image-size", "--epochs", "--seed", "--cache-dir", "--quiet",
+                   "--overwrite", "removed_outliers.txt", "round(outlier_fraction * n)"):  # fmt: skip
+        assert option in text, option
+    assert main([]) == 0
+    assert "curate" in capsys.readouterr().out
+    assert main(["--version"]) == 0
+
+
+def test_options_without_subcommand_run_curate(tmp_path):
+    np.save(tmp_path / "f.npy", np.random.RandomState(0).normal(size=(30, 3)))
+    out = tmp_path / "out"
+    assert main(["--array", str(tmp_path / "f.npy"), "--out", str(out), "-q"]) == 0
+    assert (out / "kept.txt").is_file()
+
+
+def test_console_script_in_a_subprocess(tmp_path):
+    np.save(tmp_path / "f.npy", np.random.RandomState(0).normal(size=(60, 4)))
+    script = shutil.which("sklearn-curate")
+    # the wrapper pip generates for the entry point sklearn_curate.cli:main
+    cmd = (
+        [script]
+        if script
+        else [
+            sys.executable,
+            "-c",
+            "import sys; from sklearn_curate.cli import main; sys.exit(main())",
+        ]
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+    }
+    ok = subprocess.run(
+        [*cmd, "curate", "--array", "f.npy", "--reducer", "none"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    assert (tmp_path / "curate_out" / "report.json").is_file()  # the default --out
+    assert "[sklearn-curate] outliers:" in ok.stderr and "wrote curate_out" in ok.stderr
+    bad = subprocess.run(
+        [*cmd, "curate", "--images", "missing_folder", "--out", "other"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert bad.returncode == 1
+    assert bad.stderr.strip().splitlines() == [
+        "sklearn-curate: error: --images 'missing_folder' does not exist; pass a folder of image files."
+    ]
