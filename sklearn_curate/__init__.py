@@ -1,3 +1,28 @@
-"""sklearn-curate: curate training data with scikit-learn estimators."""
+"""sklearn-curate: curate training data with scikit-learn estimators.
+
+Transformers: :class:`TorchLayerEmbedder` (features from a named layer of a torch
+model) and :class:`GPUReducer` (UMAP / PCA). Curators, which drop training rows in
+``fit_resample`` (imbalanced-learn's sampler API): :class:`OutlierFilter` (HDBSCAN
+GLOSH) and :class:`SimilarityFilter` (near-duplicates). :class:`FilteredEstimator`
+puts a curator in front of any scikit-learn estimator.
+"""
+
+from .compose import FilteredEstimator
+from .embedding import TorchLayerEmbedder, load_images
+from .neighbors import kneighbors
+from .outliers import OutlierFilter, glosh_from_condensed_tree
+from .reduction import GPUReducer
+from .similarity import SimilarityFilter
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "FilteredEstimator",
+    "GPUReducer",
+    "OutlierFilter",
+    "SimilarityFilter",
+    "TorchLayerEmbedder",
+    "glosh_from_condensed_tree",
+    "kneighbors",
+    "load_images",
+]
