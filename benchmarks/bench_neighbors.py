@@ -30,13 +30,13 @@ def test_ours_auto(benchmark, data, device):
         cuda_sync()
         return out
 
-    benchmark.group = "knn n=%d d=%d k=%d" % (N, D, K)
+    benchmark.group = f"knn n={N} d={D} k={K}"
     benchmark.pedantic(run, rounds=3, warmup_rounds=0)
     record(benchmark, N, device=device, backend="auto")
 
 
 def test_ours_torch(benchmark, data):
-    benchmark.group = "knn n=%d d=%d k=%d" % (N, D, K)
+    benchmark.group = f"knn n={N} d={D} k={K}"
     benchmark.pedantic(lambda: kneighbors(data, K, device="cpu", backend="torch"), rounds=3)
     record(benchmark, N, device="cpu", backend="torch")
 
@@ -47,7 +47,7 @@ def test_sklearn_brute(benchmark, data):
     def run():
         return NearestNeighbors(n_neighbors=K + 1, algorithm="brute").fit(data).kneighbors(data)
 
-    benchmark.group = "knn n=%d d=%d k=%d" % (N, D, K)
+    benchmark.group = f"knn n={N} d={D} k={K}"
     benchmark.pedantic(run, rounds=3)
     record(benchmark, N, peer="scikit-learn brute")
 
@@ -61,7 +61,7 @@ def test_faiss_flat_l2(benchmark, data):
         index.add(data)
         return index.search(data, K + 1)
 
-    benchmark.group = "knn n=%d d=%d k=%d" % (N, D, K)
+    benchmark.group = f"knn n={N} d={D} k={K}"
     benchmark.pedantic(run, rounds=3)
     record(benchmark, N, peer="faiss IndexFlatL2")
 
@@ -92,6 +92,6 @@ def test_extra_peak_memory_n100k(benchmark, backend):
         )
         return json.loads(out.stdout.strip().splitlines()[-1])
 
-    benchmark.group = "knn memory n=%d" % n
+    benchmark.group = f"knn memory n={n}"
     result = benchmark.pedantic(run, rounds=1)
     record(benchmark, n, backend=backend, **result)
