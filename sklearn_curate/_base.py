@@ -11,13 +11,14 @@ This is imbalanced-learn's sampler API, by duck typing, so curators are steps of
 from __future__ import annotations
 
 import numpy as np
+from scipy.sparse import issparse
 from sklearn.base import BaseEstimator
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._device import is_gpu_array, to_numpy
 
-__all__ = ["BaseCurator", "select_lowest", "check_fraction_rows"]
+__all__ = ["BaseCurator", "as_indexable", "select_lowest", "check_fraction_rows"]
 
 
 def select_lowest(scores: np.ndarray, n_drop: int) -> np.ndarray:
@@ -44,6 +45,20 @@ def select_lowest(scores: np.ndarray, n_drop: int) -> np.ndarray:
         order = np.argsort(scores, kind="stable")
         support[order[:n_drop]] = False
     return support
+
+
+def as_indexable(X):
+    """Return ``X`` unchanged if rows can be taken from it, else as a NumPy array.
+
+    NumPy arrays, pandas / polars frames, sparse matrices and lists keep their type
+    (so ``fit_resample`` returns what it was given); other array-likes (objects with
+    ``__array__`` only) become NumPy arrays.
+    """
+    if X is None or isinstance(X, (np.ndarray, list)) or hasattr(X, "iloc") or issparse(X):
+        return X
+    if hasattr(X, "shape") and hasattr(X, "__getitem__"):
+        return X
+    return np.asarray(X)
 
 
 def check_fraction_rows(fraction: float, n_samples: int, name: str = "fraction") -> int:
@@ -174,6 +189,7 @@ class BaseCurator(BaseEstimator):
         ValueError
             If a per-sample array's length differs from ``X``'s.
         """
+        X, y = as_indexable(X), as_indexable(y)
         self.fit(X, y)
         idx = self.sample_indices_
         n = self.support_.shape[0]

@@ -12,6 +12,8 @@ from sklearn.utils import _safe_indexing
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _check_sample_weight, _num_samples, check_is_fitted
 
+from ._base import as_indexable
+
 __all__ = ["FilteredEstimator"]
 
 
@@ -98,6 +100,7 @@ class FilteredEstimator(MetaEstimatorMixin, BaseEstimator):
         ValueError
             If the curator keeps no rows, or a parameter of either step is invalid.
         """
+        X, y = as_indexable(X), as_indexable(y)
         self.curator_ = clone(self.curator).fit(X, y)
         idx = self.curator_.sample_indices_
         if len(idx) == 0:
