@@ -15,13 +15,9 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_curate._device import cuda_available
+from sklearn_curate._hdbscan_tree import _condense_tree, _single_linkage
 from sklearn_curate.datasets import make_faulty_digits, sample_image_crops
-from sklearn_curate.outliers import (
-    OutlierFilter,
-    _condense_tree,
-    _single_linkage,
-    glosh_from_condensed_tree,
-)
+from sklearn_curate.outliers import OutlierFilter, glosh_from_condensed_tree
 
 
 @pytest.fixture(scope="module", params=["foreign", "rotated"])
