@@ -9,68 +9,31 @@ next to ``--out`` and renamed into place).
 
 Each step is one public estimator of this package (:class:`TorchLayerEmbedder`,
 :class:`GPUReducer`, :class:`OutlierFilter`, :class:`SimilarityFilter`); this module
-only wires them together, handles files, and reports.
+parses the command line and wires them together. Reading the inputs lives in
+:mod:`sklearn_curate._inputs`, writing the output folder in :mod:`sklearn_curate._outputs`.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
-import datetime
 import hashlib
 import importlib
-import importlib.metadata
 import importlib.util
 import os
-import platform
-import shutil
 import sys
-import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from ._inputs import DEFAULT_FOLDER_IMAGE_SIZE, CurateError, Inputs, load_inputs
+from ._outputs import Decisions, build_report, staged_folder, write_tables
 
 __all__ = ["main", "build_parser", "CurateError"]
 
 PROG = "sklearn-curate"
 DEFAULT_OUT = "curate_out"
-DEFAULT_FOLDER_IMAGE_SIZE = 32
-#: File name endings read by ``--images`` (case-insensitive); other files are ignored.
-IMAGE_EXTENSIONS = (
-    ".png",
-    ".jpg",
-    ".jpeg",
-    ".bmp",
-    ".gif",
-    ".tif",
-    ".tiff",
-    ".webp",
-    ".ppm",
-    ".pgm",
-    ".pbm",
-)
-DECISIONS = ("kept", "outlier", "similar", "corrupt")
-_LIST_FILES = {
-    "kept": "kept.txt",
-    "outlier": "removed_outliers.txt",
-    "similar": "removed_similar.txt",
-    "corrupt": "corrupt.txt",
-}
-_VERSIONED = (
-    "sklearn-curate",
-    "numpy",
-    "scipy",
-    "scikit-learn",
-    "torch",
-    "umap-learn",
-    "hdbscan",
-    "imbalanced-learn",
-    "Pillow",
-    "tqdm",
-)
 
 _DESCRIPTION = """\
 Curate a training set: embed every input with a model, reduce the embedding, drop
@@ -123,14 +86,27 @@ examples:
 """
 
 
-class CurateError(Exception):
-    """A problem with the user's input or options, reported as one line (exit status 1)."""
-
-
 # ----------------------------------------------------------------------------------
 # command line
 # ----------------------------------------------------------------------------------
 def _fraction(text: str) -> float:
+    """Parse a share of the inputs for ``--outlier-fraction`` / ``--similar-fraction``.
+
+    Parameters
+    ----------
+    text : str
+        The option's value.
+
+    Returns
+    -------
+    float
+        The value, in [0, 1).
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        If ``text`` is not a number in [0, 1).
+    """
     try:
         value = float(text)
     except ValueError:
@@ -142,27 +118,45 @@ def _fraction(text: str) -> float:
     return value
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} must be at least 1")
-    return value
+def _int_at_least(minimum: int):
+    """Make an argparse ``type`` that parses an integer of at least ``minimum``.
+
+    Parameters
+    ----------
+    minimum : int
+        The smallest value accepted.
+
+    Returns
+    -------
+    callable
+        Takes the option's value (str) and returns it as an int; raises
+        ``argparse.ArgumentTypeError`` if it is not an integer or below ``minimum``.
+    """
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{text} must be at least {minimum}")
+        return value
+
+    return parse
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} must be at least 0")
-    return value
+_positive_int = _int_at_least(1)
+_non_negative_int = _int_at_least(0)
 
 
 def _add_curate_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the options of ``curate`` to its sub-parser.
+
+    Parameters
+    ----------
+    p : argparse.ArgumentParser
+        The ``curate`` sub-parser.
+    """
     src = p.add_argument_group("input (at most one; none = built-in digits)")
     one = src.add_mutually_exclusive_group()
     one.add_argument(
@@ -348,210 +342,28 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # ----------------------------------------------------------------------------------
-# inputs
-# ----------------------------------------------------------------------------------
-@dataclass
-class _Inputs:
-    """What the load step found.
-
-    ``ids`` has one entry per input (the scores.csv order); ``data`` holds only the
-    readable ones (``valid``), as images ``(n_valid, C, H, W)`` in [0, 1] or feature
-    vectors ``(n_valid, d)``.
-    """
-
-    ids: list
-    data: np.ndarray
-    valid: np.ndarray
-    reasons: dict = field(default_factory=dict)
-    labels: list | None = None
-    is_images: bool = True
-    info: dict = field(default_factory=dict)
-    faults: dict | None = None
-
-
-def _resize(images: np.ndarray, size: int) -> np.ndarray:
-    """Bilinear resize of ``(n, C, H, W)`` images to ``(n, C, size, size)``."""
-    if images.shape[2:] == (size, size):
-        return images
-    import torch
-
-    t = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
-    return torch.nn.functional.interpolate(
-        t, size=(size, size), mode="bilinear", align_corners=False
-    ).numpy()
-
-
-def _default_inputs(seed: int) -> _Inputs:
-    from .datasets import make_faulty_digits
-
-    # A few foreign images: many more would form a cluster of their own, which a
-    # density-based outlier score (GLOSH) rightly calls typical.
-    foreign = make_faulty_digits("foreign", rate=0.01, random_state=seed)
-    dups = make_faulty_digits("noisy_duplicates", rate=0.02, random_state=seed)
-    n_digits = int((~foreign.is_fault).sum())
-    images = np.concatenate([foreign.images, dups.images[n_digits:]])
-    labels = np.concatenate([foreign.target, dups.target[n_digits:]])
-    n_foreign = int(foreign.is_fault.sum())
-    n = images.shape[0]
-    foreign_rows = np.arange(n_digits, n_digits + n_foreign)
-    dup_rows = np.arange(n_digits + n_foreign, n)
-    data = (images / 16.0).astype(np.float32)[:, None]
-    return _Inputs(
-        ids=[str(i) for i in range(n)],
-        data=data,
-        valid=np.ones(n, dtype=bool),
-        labels=["foreign" if t < 0 else str(t) for t in labels],
-        info={
-            "kind": "built-in digits",
-            "source": "sklearn.datasets.load_digits + faults",
-            "image_shape": list(data.shape[1:]),
-        },
-        faults={
-            "foreign_rows": foreign_rows,
-            "duplicate_rows": dup_rows,
-            "duplicate_source": dups.source[n_digits:],
-        },
-    )
-
-
-def _read_image_files(paths, image_size: int, progress: bool):
-    """Read image files as ``(n_ok, 3, S, S)`` float32 in [0, 1]; unreadable ones get a reason.
-
-    Returns ``(images, ok, reasons)`` with ``ok`` a bool mask over ``paths`` and
-    ``reasons`` a dict from position to a one-line reason.
-    """
-    from tqdm.auto import tqdm
-
-    from ._images import load_images
-
-    chunk = 256  # load_images has no progress bar of its own
-    parts, ok, reasons = [], np.zeros(len(paths), dtype=bool), {}
-    bar = tqdm(total=len(paths), desc="read images", unit="img", disable=not progress)
-    for start in range(0, len(paths), chunk):
-        batch = paths[start : start + chunk]
-        images, ok_b, why = load_images(batch, n_channels=3, image_size=image_size)
-        ok[start : start + len(batch)] = ok_b
-        if ok_b.any():
-            parts.append(images)
-        for j, reason in enumerate(why):
-            if reason is not None:
-                empty = os.path.exists(batch[j]) and os.path.getsize(batch[j]) == 0
-                reasons[start + j] = "empty file (0 bytes)" if empty else " ".join(reason.split())
-        bar.update(len(batch))
-    bar.close()
-    images = (
-        np.concatenate(parts) if parts else np.empty((0, 3, image_size, image_size), np.float32)
-    )
-    return images, ok, reasons
-
-
-def _folder_inputs(folder: str, image_size: int, progress: bool) -> _Inputs:
-    root = Path(folder)
-    if not root.exists():
-        raise CurateError(f"--images {folder!r} does not exist; pass a folder of image files.")
-    if not root.is_dir():
-        raise CurateError(f"--images {folder!r} is not a folder; use --array for a .npy file.")
-    paths, ignored = [], 0
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        for name in filenames:
-            if name.startswith("."):
-                continue
-            if name.lower().endswith(IMAGE_EXTENSIONS):
-                paths.append(Path(dirpath) / name)
-            else:
-                ignored += 1
-    if not paths:
-        raise CurateError(
-            f"--images {folder!r} holds no image files (looked for "
-            f"{', '.join(IMAGE_EXTENSIONS)}; {ignored} other files ignored)."
-        )
-    # input order: relative paths, sorted as strings
-    rel = sorted(p.relative_to(root).as_posix() for p in paths)
-    paths = [root / r for r in rel]
-    stack, ok, reasons = _read_image_files(paths, image_size, progress)
-    if not ok.any():
-        first = "; ".join(f"{rel[i]}: {r}" for i, r in list(reasons.items())[:3])
-        raise CurateError(
-            f"none of the {len(paths)} image files in {folder!r} could be read ({first})."
-        )
-    # one gray channel when every image is gray (R = G = B), else RGB
-    gray = bool((stack[:, 0] == stack[:, 1]).all() and (stack[:, 1] == stack[:, 2]).all())
-    data = np.ascontiguousarray(stack[:, :1] if gray else stack)
-    has_classes = any("/" in r for r in rel)
-    labels = [r.split("/", 1)[0] if "/" in r else "" for r in rel] if has_classes else None
-    return _Inputs(
-        ids=rel,
-        data=data,
-        valid=ok,
-        reasons=reasons,
-        labels=labels,
-        info={
-            "kind": "image folder",
-            "source": str(root),
-            "image_shape": list(data.shape[1:]),
-            "color": "grayscale" if gray else "rgb",
-            "ignored_files": ignored,
-            "classes": sorted(set(labels)) if labels else None,
-        },
-    )
-
-
-def _array_inputs(file: str, image_size: int | None) -> _Inputs:
-    path = Path(file)
-    if not path.is_file():
-        raise CurateError(f"--array {file!r} does not exist or is not a file.")
-    try:
-        X = np.load(path, allow_pickle=False)
-    except Exception as exc:
-        raise CurateError(f"--array {file!r} is not a readable .npy file ({exc}).") from None
-    if not isinstance(X, np.ndarray) or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
-        raise CurateError(f"--array {file!r} must hold a numeric array; it holds {X.dtype}.")
-    if X.ndim not in (2, 3, 4) or X.shape[0] == 0:
-        raise CurateError(
-            f"--array {file!r} has shape {X.shape}; pass (n, d) features or (n, H, W), "
-            "(n, C, H, W), (n, H, W, C) images with n >= 1."
-        )
-    X = X.astype(np.float32)
-    is_images = X.ndim > 2
-    if X.ndim == 3:
-        X = X[:, None]
-    elif X.ndim == 4 and X.shape[1] not in (1, 3, 4):
-        if X.shape[-1] not in (1, 3, 4):
-            raise CurateError(
-                f"--array {file!r} has shape {X.shape}; 4D images need 1, 3 or 4 channels "
-                "in axis 1 (n, C, H, W) or in the last axis (n, H, W, C)."
-            )
-        X = X.transpose(0, 3, 1, 2)
-    n = X.shape[0]
-    valid = np.isfinite(X.reshape(n, -1)).all(axis=1)
-    reasons = {int(i): "non-finite values (NaN or inf)" for i in np.flatnonzero(~valid)}
-    X = X[valid]
-    if X.shape[0] == 0:
-        raise CurateError(f"--array {file!r}: every row holds NaN or inf.")
-    if is_images:
-        lo, hi = float(X.min()), float(X.max())
-        X = (X - lo) / (hi - lo) if hi > lo else np.zeros_like(X)
-        if image_size is not None:
-            X = _resize(X, image_size)
-    return _Inputs(
-        ids=[str(i) for i in range(n)],
-        data=np.ascontiguousarray(X, dtype=np.float32),
-        valid=valid,
-        reasons=reasons,
-        is_images=is_images,
-        info={
-            "kind": "array images" if is_images else "array features",
-            "source": str(path),
-            "shape": list(X.shape[1:]),
-        },
-    )
-
-
-# ----------------------------------------------------------------------------------
 # model
 # ----------------------------------------------------------------------------------
 def _load_user_model(spec: str):
+    """Import and call the ``--model`` callable.
+
+    Parameters
+    ----------
+    spec : str
+        ``MODULE:CALLABLE`` or ``path/to/file.py:CALLABLE``; the callable may be a
+        dotted attribute path and is called with no arguments.
+
+    Returns
+    -------
+    torch.nn.Module
+        What the callable returned.
+
+    Raises
+    ------
+    CurateError
+        If ``spec`` is malformed, the module cannot be imported, the attribute is
+        missing or not callable, calling it fails, or it returns no ``torch.nn.Module``.
+    """
     import torch
 
     module_name, sep, attr = spec.partition(":")
@@ -594,12 +406,27 @@ def _load_user_model(spec: str):
     return model
 
 
-def _layer_names(model) -> list[str]:
-    return [name for name, _ in model.named_modules() if name]
-
-
 def _check_layer(model, layer: str | None) -> str:
-    names = _layer_names(model)
+    """Check that ``layer`` names a module of ``model``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model.
+    layer : str or None
+        A dotted name as in ``model.named_modules()``.
+
+    Returns
+    -------
+    str
+        ``layer``.
+
+    Raises
+    ------
+    CurateError
+        If ``layer`` is None or not found; the message lists the model's layers.
+    """
+    names = [name for name, _ in model.named_modules() if name]
     if layer is None:
         raise CurateError(f"--model needs --layer; layers are: {', '.join(names)}")
     if layer not in names:
@@ -609,7 +436,18 @@ def _check_layer(model, layer: str | None) -> str:
 
 @contextlib.contextmanager
 def _bad_data_is_user_error(step: str):
-    """Report an estimator's ValueError (too few rows, ...) as one line, not a traceback."""
+    """Report an estimator's ValueError (too few rows, ...) as one line, not a traceback.
+
+    Parameters
+    ----------
+    step : str
+        The step named in the message.
+
+    Raises
+    ------
+    CurateError
+        In place of a ``ValueError`` raised in the block.
+    """
     try:
         yield
     except ValueError as exc:
@@ -618,9 +456,17 @@ def _bad_data_is_user_error(step: str):
 
 @contextlib.contextmanager
 def _torch_threads(n: int | None):
-    """Run the block with ``n`` torch CPU threads (None: leave as is), then restore.
+    """Run the block with ``n`` torch CPU threads, then restore the number before.
 
-    Yields the number of threads in use.
+    Parameters
+    ----------
+    n : int or None
+        The number of threads; None leaves it as is.
+
+    Yields
+    ------
+    int
+        The number of threads in use.
     """
     import torch
 
@@ -636,6 +482,18 @@ def _torch_threads(n: int | None):
 
 
 def _cache_key(*parts) -> str:
+    """Hash arrays and plain values into a short key for ``--cache-dir`` file names.
+
+    Parameters
+    ----------
+    *parts : ndarray or object
+        Arrays are hashed by their bytes, anything else by its ``repr``.
+
+    Returns
+    -------
+    str
+        20 hex digits of the SHA-256.
+    """
     h = hashlib.sha256()
     for part in parts:
         h.update(part.tobytes() if isinstance(part, np.ndarray) else repr(part).encode())
@@ -646,7 +504,15 @@ def _cache_key(*parts) -> str:
 # the run
 # ----------------------------------------------------------------------------------
 class _Run:
-    """One ``curate`` run: the steps in order, their timings and the output files."""
+    """One ``curate`` run: the steps in order, their timings and the output files.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed ``curate`` options.
+    argv : list of str
+        The command line without the program name, for the report.
+    """
 
     def __init__(self, args: argparse.Namespace, argv: list[str]):
         self.args = args
@@ -657,10 +523,30 @@ class _Run:
 
     # -- logging ----------------------------------------------------------------------
     def log(self, msg: str) -> None:
+        """Print a progress line on stderr unless ``--quiet``.
+
+        Parameters
+        ----------
+        msg : str
+            The line, without the program prefix.
+        """
         if not self.args.quiet:
             print(f"[{PROG}] {msg}", file=sys.stderr, flush=True)
 
     def step(self, name, seconds, device=None, backend=None, detail=""):
+        """Record a finished step for the report and log it.
+
+        Parameters
+        ----------
+        name : str
+            The step ("load", "train", "embed", ...).
+        seconds : float
+            Its wall-clock time.
+        device, backend : str, optional
+            Where and with what it ran, if it ran an estimator.
+        detail : str, default=""
+            One line on what it did.
+        """
         rec = {
             "name": name,
             "seconds": round(seconds, 3),
@@ -672,20 +558,40 @@ class _Run:
         where = f" [{device}/{backend}]" if device else ""
         self.log(f"{name}: {seconds:.2f} s{where}{' - ' + detail if detail else ''}")
 
+    def estimator_step(self, name: str, start: float, estimator, detail: str) -> None:
+        """Record a step that fitted ``estimator``, with its ``device_`` and ``backend_``.
+
+        Parameters
+        ----------
+        name : str
+            The step.
+        start : float
+            ``time.perf_counter()`` when the step began.
+        estimator : object
+            The fitted estimator.
+        detail : str
+            One line on what it did.
+        """
+        self.step(
+            name,
+            time.perf_counter() - start,
+            getattr(estimator, "device_", None),
+            getattr(estimator, "backend_", None),
+            detail,
+        )
+
     # -- steps -----------------------------------------------------------------------
-    def load(self) -> _Inputs:
+    def load(self) -> Inputs:
+        """Load the inputs named by ``--images`` / ``--array`` (default: built-in digits).
+
+        Returns
+        -------
+        Inputs
+            All input ids and the readable inputs.
+        """
         a = self.args
         t = time.perf_counter()
-        if a.images is not None:
-            size = a.image_size or DEFAULT_FOLDER_IMAGE_SIZE
-            inputs = _folder_inputs(a.images, size, self.progress)
-        elif a.array is not None:
-            inputs = _array_inputs(a.array, a.image_size)
-        else:
-            inputs = _default_inputs(a.seed)
-            if a.image_size:
-                inputs.data = _resize(inputs.data, a.image_size)
-                inputs.info["image_shape"] = list(inputs.data.shape[1:])
+        inputs = load_inputs(a.images, a.array, a.image_size, a.seed, self.progress)
         n, n_ok = len(inputs.ids), int(inputs.valid.sum())
         self.step(
             "load",
@@ -695,7 +601,15 @@ class _Run:
         return inputs
 
     def user_model(self):
-        """The ``--model`` and its checked ``--layer``, before any data are read."""
+        """Load ``--model`` and check its ``--layer``, before any data are read.
+
+        Returns
+        -------
+        model : torch.nn.Module
+            The user's model, as returned by its callable.
+        layer : str
+            The checked ``--layer``.
+        """
         a = self.args
         t = time.perf_counter()
         model = _load_user_model(a.model)
@@ -703,8 +617,21 @@ class _Run:
         self.step("model", time.perf_counter() - t, detail=f"{a.model}, layer {layer}")
         return model, layer
 
-    def model(self, inputs: _Inputs):
-        """The built-in autoencoder, trained on the inputs; (None, None) for raw features."""
+    def model(self, inputs: Inputs):
+        """Train the built-in autoencoder on the inputs (or load it from ``--cache-dir``).
+
+        Parameters
+        ----------
+        inputs : Inputs
+            The loaded inputs.
+
+        Returns
+        -------
+        model : ConvAutoencoder or None
+            The trained model, on the CPU; None when the inputs are feature vectors.
+        layer : str or None
+            The embedding layer (``--layer`` or ``'bottleneck'``); None without a model.
+        """
         import torch
 
         a = self.args
@@ -747,7 +674,23 @@ class _Run:
         self.step("train", time.perf_counter() - t, choice.device, "torch", detail)
         return model, layer
 
-    def embed(self, inputs: _Inputs, model, layer) -> np.ndarray:
+    def embed(self, inputs: Inputs, model, layer) -> np.ndarray:
+        """Embed the readable inputs with one layer of the model.
+
+        Parameters
+        ----------
+        inputs : Inputs
+            The loaded inputs.
+        model : torch.nn.Module or None
+            The model; None passes feature vectors through.
+        layer : str or None
+            The layer whose output is the embedding.
+
+        Returns
+        -------
+        ndarray of shape (n_valid, d), dtype float32
+            The embedding (``inputs.data`` itself without a model).
+        """
         if model is None:
             self.step("embed", 0.0, detail="skipped: --array holds feature vectors")
             return inputs.data
@@ -769,36 +712,52 @@ class _Run:
                 "in [0, 1]."
             ) from None
         Z = np.asarray(Z, dtype=np.float32).reshape(len(Z), -1)
-        self.step(
-            "embed",
-            time.perf_counter() - t,
-            getattr(emb, "device_", None),
-            getattr(emb, "backend_", None),
-            f"layer {layer} -> {Z.shape[1]} values",
-        )
+        self.estimator_step("embed", t, emb, f"layer {layer} -> {Z.shape[1]} values")
         return Z
 
-    def reduce(self, Z: np.ndarray):
+    def reduce(self, Z: np.ndarray) -> np.ndarray:
+        """Reduce the embedding with ``--reducer`` to at most ``--n-components`` dimensions.
+
+        Parameters
+        ----------
+        Z : ndarray of shape (n_valid, d)
+            The embedding.
+
+        Returns
+        -------
+        ndarray of shape (n_valid, k), dtype float32
+            The reduced rows; ``Z`` itself with ``--reducer none``.
+        """
         a = self.args
         if a.reducer == "none":
             self.step("reduce", 0.0, detail="skipped: --reducer none")
-            return Z, None
+            return Z
         from .reduction import GPUReducer
 
         k = min(a.n_components, Z.shape[1], max(Z.shape[0] - 2, 1))
         t = time.perf_counter()
         red = GPUReducer(method=a.reducer, n_components=k, random_state=a.seed, device=a.device)
         R = np.asarray(red.fit_transform(Z), dtype=np.float32)
-        self.step(
-            "reduce",
-            time.perf_counter() - t,
-            getattr(red, "device_", None),
-            getattr(red, "backend_", None),
-            f"{a.reducer}, {Z.shape[1]} -> {k} dims",
-        )
-        return R, red
+        self.estimator_step("reduce", t, red, f"{a.reducer}, {Z.shape[1]} -> {k} dims")
+        return R
 
     def outliers(self, R: np.ndarray, n_drop: int):
+        """Score the rows with :class:`OutlierFilter` and drop the ``n_drop`` most outlying.
+
+        Parameters
+        ----------
+        R : ndarray of shape (n_valid, k)
+            The reduced rows.
+        n_drop : int
+            How many rows the filter must drop.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_valid,), dtype float64
+            ``OutlierFilter.scores_``.
+        support : ndarray of shape (n_valid,), dtype bool
+            The rows kept.
+        """
         from .outliers import OutlierFilter
 
         a = self.args
@@ -808,16 +767,28 @@ class _Run:
         support = np.asarray(filt.support_, dtype=bool)
         if int((~support).sum()) != n_drop:  # the contract says round(fraction * n)
             raise RuntimeError(f"OutlierFilter dropped {(~support).sum()} rows, expected {n_drop}")
-        self.step(
-            "outliers",
-            time.perf_counter() - t,
-            getattr(filt, "device_", None),
-            getattr(filt, "backend_", None),
-            f"dropped {n_drop} of {len(R)}",
-        )
+        self.estimator_step("outliers", t, filt, f"dropped {n_drop} of {len(R)}")
         return np.asarray(filt.scores_, dtype=np.float64), support
 
     def similar(self, R: np.ndarray, n_drop: int):
+        """Drop ``n_drop`` near-duplicate rows with :class:`SimilarityFilter`.
+
+        Parameters
+        ----------
+        R : ndarray of shape (m, k)
+            The reduced rows the outlier step kept.
+        n_drop : int
+            How many rows the filter must drop.
+
+        Returns
+        -------
+        scores : ndarray of shape (m,), dtype float64
+            ``SimilarityFilter.scores_``.
+        support : ndarray of shape (m,), dtype bool
+            The rows kept.
+        duplicate_of : ndarray of shape (m,), dtype int64
+            For dropped rows, the kept row they stand for; -1 otherwise.
+        """
         from .similarity import SimilarityFilter
 
         a = self.args
@@ -832,17 +803,24 @@ class _Run:
                 f"SimilarityFilter dropped {(~support).sum()} rows, expected {n_drop}"
             )
         dup = np.asarray(getattr(filt, "duplicate_of_", np.full(m, -1)), dtype=np.int64)
-        self.step(
-            "similar",
-            time.perf_counter() - t,
-            getattr(filt, "device_", None),
-            getattr(filt, "backend_", None),
-            f"dropped {n_drop} of {m}",
-        )
+        self.estimator_step("similar", t, filt, f"dropped {n_drop} of {m}")
         return np.asarray(filt.scores_, dtype=np.float64), support, dup
 
     # -- whole run -------------------------------------------------------------------
+    # -- whole run -------------------------------------------------------------------
     def run(self) -> dict:
+        """Check the options, run every step and write the output folder.
+
+        Returns
+        -------
+        dict
+            The run report (the content of ``report.json``).
+
+        Raises
+        ------
+        CurateError
+            For bad input or options, before any output is written.
+        """
         a = self.args
         out = Path(a.out)
         if out.exists() and not a.overwrite:
@@ -876,31 +854,29 @@ class _Run:
             model, layer = user_model or self.model(inputs)
             Z = self.embed(inputs, model, layer)
         with _bad_data_is_user_error("reduce"):
-            R, _ = self.reduce(Z)
+            R = self.reduce(Z)
         with _bad_data_is_user_error("outliers"):
             o_scores, o_support = self.outliers(R, n_out)
-        rest = np.flatnonzero(o_support)
         with _bad_data_is_user_error("similar"):
-            s_scores, s_support, dup = self.similar(R[rest], n_sim)
-
-        # per input, in input order
-        n = len(inputs.ids)
-        valid_idx = np.flatnonzero(inputs.valid)
-        decision = np.array(["corrupt"] * n, dtype=object)
-        decision[valid_idx] = np.where(o_support, "kept", "outlier")
-        decision[valid_idx[rest]] = np.where(s_support, "kept", "similar")
-        outlier_score = np.full(n, np.nan)
-        outlier_score[valid_idx] = o_scores
-        similarity_score = np.full(n, np.nan)
-        similarity_score[valid_idx[rest]] = s_scores
-        duplicate_of = np.full(n, -1, dtype=np.int64)
-        has_dup = (~s_support) & (dup >= 0)
-        duplicate_of[valid_idx[rest[has_dup]]] = valid_idx[rest[dup[has_dup]]]
-
-        report = self._report(inputs, decision, Z, R, layer)
-        self._write(
-            out, inputs, decision, outlier_score, similarity_score, duplicate_of, Z, R, report
+            s_scores, s_support, dup = self.similar(R[o_support], n_sim)
+        decisions = Decisions.from_filters(
+            inputs.valid, o_scores, o_support, s_scores, s_support, dup
         )
+
+        params = {k: v for k, v in sorted(vars(a).items()) if k != "command"}
+        params["layer"] = layer
+        params["threads"] = self.threads  # what ran, also when chosen by default
+        report = build_report(
+            inputs,
+            decisions,
+            Z,
+            R,
+            layer,
+            command=[PROG, *self.argv],
+            parameters=params,
+            steps=self.steps,
+        )
+        self.write(out, inputs, decisions, Z, R, report)
         counts = report["counts"]
         self.log(
             f"wrote {out}: {counts['kept']} kept, {counts['outlier']} outliers, "
@@ -909,127 +885,30 @@ class _Run:
         )
         return report
 
-    def _report(self, inputs, decision, Z, R, layer) -> dict:
-        from . import __version__
+    def write(self, out: Path, inputs: Inputs, decisions: Decisions, Z, R, report) -> None:
+        """Write the output folder under a temporary name and rename it to ``out``.
 
-        a = self.args
-        counts = {"inputs": len(inputs.ids)}
-        counts.update({d: int((decision == d).sum()) for d in DECISIONS})
-        versions = {"python": platform.python_version()}
-        for dist in _VERSIONED:
-            try:
-                versions[dist] = importlib.metadata.version(dist)
-            except importlib.metadata.PackageNotFoundError:
-                versions[dist] = __version__ if dist == "sklearn-curate" else None
-        params = {k: v for k, v in sorted(vars(a).items()) if k != "command"}
-        params["layer"] = layer
-        params["threads"] = self.threads  # what ran, also when chosen by default
-        report = {
-            "created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-            "command": [PROG, *self.argv],
-            "input": inputs.info,
-            "parameters": params,
-            "counts": counts,
-            "counting_rule": (
-                "n = readable inputs (corrupt excluded); the outlier step drops "
-                "round(outlier_fraction * n) rows, then the similarity step drops "
-                "round(similar_fraction * n) of the rows left."
-            ),
-            "steps": self.steps,
-            "total_seconds": None,
-            "versions": versions,
-            "files": {
-                "embeddings.npy": f"float32 {list(Z.shape)}: the embedding (layer "
-                f"{layer!r} output; raw features when no model ran), one row per "
-                "readable input (decision != corrupt) in scores.csv order",
-                "embeddings_reduced.npy": None
-                if R is Z
-                else f"float32 {list(R.shape)}: the "
-                "reduced rows the filters saw, same order as embeddings.npy",
-                "scores.csv": "one row per input in input order (ids as in the lists). "
-                "outlier_score: OutlierFilter.scores_, -GLOSH in [-1, 0]. similarity_score: "
-                "SimilarityFilter.scores_, the distance to the nearest other kept row, or "
-                "for similar rows the distance at which they were removed; empty for "
-                "outliers, which that step did not see. Higher = more typical for both; "
-                "both empty for corrupt rows. duplicate_of: the nearest kept id of a "
-                "similar row. label: the class folder (or digit) if any.",
-            },
-        }
-        if inputs.faults is not None:
-            f = inputs.faults
-            dup_src = f["duplicate_source"]
-            pair_found = (decision[f["duplicate_rows"]] == "similar") | (
-                decision[dup_src] == "similar"
-            )
-            report["default_data"] = {
-                "foreign_rows": f"{f['foreign_rows'][0]}-{f['foreign_rows'][-1]}",
-                "foreign_dropped_as_outlier": int((decision[f["foreign_rows"]] == "outlier").sum()),
-                "foreign_total": int(len(f["foreign_rows"])),
-                "duplicate_rows": f"{f['duplicate_rows'][0]}-{f['duplicate_rows'][-1]}",
-                "duplicate_pairs_with_one_dropped_as_similar": int(pair_found.sum()),
-                "duplicate_pairs_total": int(len(f["duplicate_rows"])),
-            }
-        return report
+        Parameters
+        ----------
+        out : Path
+            ``--out``.
+        inputs : Inputs
+            The loaded inputs.
+        decisions : Decisions
+            The outcome per input.
+        Z : ndarray of shape (n_valid, d)
+            The embedding.
+        R : ndarray of shape (n_valid, k)
+            The reduced rows; ``Z`` itself with ``--reducer none``.
+        report : dict
+            The run report; its ``total_seconds`` is set here, just before writing.
+        """
+        from .report import write_report
 
-    def _write(self, out, inputs, decision, o_score, s_score, dup_of, Z, R, report) -> None:
         t = time.perf_counter()
         out = out.absolute()
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-        try:
-            ids = inputs.ids
-            for d, name in _LIST_FILES.items():
-                rows = np.flatnonzero(decision == d)
-                with open(tmp / name, "w", encoding="utf-8") as fh:
-                    for i in rows:
-                        reason = (
-                            f"\t{inputs.reasons.get(int(i), 'unreadable')}"
-                            if d == "corrupt"
-                            else ""
-                        )
-                        fh.write(f"{ids[i]}{reason}\n")
-            with open(tmp / "scores.csv", "w", encoding="utf-8", newline="") as fh:
-                w = csv.writer(fh)
-                w.writerow(
-                    ["id", "outlier_score", "similarity_score", "decision", "duplicate_of", "label"]
-                )
-                for i in range(len(ids)):
-                    w.writerow(
-                        [
-                            ids[i],
-                            "" if np.isnan(o_score[i]) else f"{o_score[i]:.6g}",
-                            "" if np.isnan(s_score[i]) else f"{s_score[i]:.6g}",
-                            decision[i],
-                            ids[dup_of[i]] if dup_of[i] >= 0 else "",
-                            inputs.labels[i] if inputs.labels is not None else "",
-                        ]
-                    )
-            np.save(tmp / "embeddings.npy", np.asarray(Z, dtype=np.float32))
-            if R is not Z:
-                np.save(tmp / "embeddings_reduced.npy", np.asarray(R, dtype=np.float32))
+        with staged_folder(out, self.args.overwrite) as tmp:
+            write_tables(tmp, inputs, decisions, Z, R)
             self.step("write", time.perf_counter() - t, detail=str(out))
             report["total_seconds"] = round(time.perf_counter() - self.t0, 3)
-            from .report import write_report
-
             write_report(report, tmp)
-            _move_into_place(tmp, out, self.args.overwrite)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _move_into_place(tmp: Path, out: Path, overwrite: bool) -> None:
-    """Rename the finished folder ``tmp`` to ``out``; the old ``out`` goes only after."""
-    if not out.exists():
-        try:
-            os.rename(tmp, out)
-            return
-        except OSError:
-            if not out.exists():
-                raise
-    if not overwrite:
-        raise CurateError(f"--out {str(out)!r} appeared during the run; pass --overwrite.")
-    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-    os.rename(out, old / "previous")
-    os.rename(tmp, out)
-    shutil.rmtree(old, ignore_errors=True)

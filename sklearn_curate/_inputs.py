@@ -1,0 +1,379 @@
+"""The inputs of ``sklearn-curate curate``: an image folder, a ``.npy`` array or built-in data.
+
+Every loader returns an :class:`Inputs`: one id per input (the order of ``scores.csv``)
+and the readable inputs as images ``(n_valid, C, H, W)`` in [0, 1] or feature vectors
+``(n_valid, d)``. Unreadable inputs (corrupt, empty or truncated image files; array rows
+with NaN or inf) keep their id and get a one-line reason for ``corrupt.txt``; the run
+goes on without them. Problems with the input as a whole raise :class:`CurateError`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_FOLDER_IMAGE_SIZE = 32
+#: File name endings read by ``--images`` (case-insensitive); other files are ignored.
+IMAGE_EXTENSIONS = (
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".bmp",
+    ".gif",
+    ".tif",
+    ".tiff",
+    ".webp",
+    ".ppm",
+    ".pgm",
+    ".pbm",
+)
+
+
+class CurateError(Exception):
+    """A problem with the user's input or options, reported as one line (exit status 1)."""
+
+
+@dataclass
+class Inputs:
+    """What the load step found.
+
+    Attributes
+    ----------
+    ids : list of str
+        One id per input, in input order: paths relative to the image folder (with
+        '/'), or row indices.
+    data : ndarray of shape (n_valid, C, H, W) or (n_valid, d), dtype float32
+        The readable inputs only: images in [0, 1] or feature vectors.
+    valid : ndarray of shape (n_inputs,), dtype bool
+        Which inputs are readable (the rows of ``data``).
+    reasons : dict of int to str
+        Why each unreadable input could not be used, by position in ``ids``.
+    labels : list of str or None
+        The class of each input (sub-folder name or digit), if any.
+    is_images : bool
+        Whether ``data`` holds images (False for feature vectors).
+    info : dict
+        A description of the source for the report.
+    faults : dict or None
+        For the built-in data only: the rows of the planted foreign images
+        (``foreign_rows``), the planted near-duplicates (``duplicate_rows``) and the
+        rows they copy (``duplicate_source``).
+    """
+
+    ids: list
+    data: np.ndarray
+    valid: np.ndarray
+    reasons: dict = field(default_factory=dict)
+    labels: list | None = None
+    is_images: bool = True
+    info: dict = field(default_factory=dict)
+    faults: dict | None = None
+
+
+def load_inputs(
+    images: str | None, array: str | None, image_size: int | None, seed: int, progress: bool
+) -> Inputs:
+    """Load the inputs named on the command line.
+
+    Parameters
+    ----------
+    images : str or None
+        ``--images``: a folder of image files.
+    array : str or None
+        ``--array``: a ``.npy`` file. With neither ``images`` nor ``array`` the
+        built-in digits are used.
+    image_size : int or None
+        ``--image-size``: side in pixels the images are resized to; None for
+        :data:`DEFAULT_FOLDER_IMAGE_SIZE` with a folder, unchanged otherwise.
+    seed : int
+        Random seed of the built-in data's planted faults.
+    progress : bool
+        Whether to show a progress bar while reading image files.
+
+    Returns
+    -------
+    Inputs
+        The ids of all inputs and the readable ones.
+
+    Raises
+    ------
+    CurateError
+        If the folder or file is missing, of the wrong kind, or holds nothing readable.
+    """
+    if images is not None:
+        return _folder_inputs(images, image_size or DEFAULT_FOLDER_IMAGE_SIZE, progress)
+    if array is not None:
+        return _array_inputs(array, image_size)
+    return _default_inputs(seed, image_size)
+
+
+def _resize(images: np.ndarray, size: int) -> np.ndarray:
+    """Bilinear resize of images.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n, C, H, W)
+        The images.
+    size : int
+        The new height and width in pixels.
+
+    Returns
+    -------
+    ndarray of shape (n, C, size, size), dtype float32
+        The resized images (``images`` itself when already that size).
+    """
+    if images.shape[2:] == (size, size):
+        return images
+    import torch
+
+    t = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
+    return torch.nn.functional.interpolate(
+        t, size=(size, size), mode="bilinear", align_corners=False
+    ).numpy()
+
+
+def _default_inputs(seed: int, image_size: int | None) -> Inputs:
+    """The built-in data: scikit-learn's digits plus planted foreign images and duplicates.
+
+    Parameters
+    ----------
+    seed : int
+        Random seed of the planted faults.
+    image_size : int or None
+        Side in pixels to resize the 8x8 digits to; None keeps them 8x8.
+
+    Returns
+    -------
+    Inputs
+        1,852 gray images with ``faults`` set, all readable.
+    """
+    from .datasets import make_faulty_digits
+
+    # A few foreign images: many more would form a cluster of their own, which a
+    # density-based outlier score (GLOSH) rightly calls typical.
+    foreign = make_faulty_digits("foreign", rate=0.01, random_state=seed)
+    dups = make_faulty_digits("noisy_duplicates", rate=0.02, random_state=seed)
+    n_digits = int((~foreign.is_fault).sum())
+    images = np.concatenate([foreign.images, dups.images[n_digits:]])
+    labels = np.concatenate([foreign.target, dups.target[n_digits:]])
+    n_foreign = int(foreign.is_fault.sum())
+    n = images.shape[0]
+    data = (images / 16.0).astype(np.float32)[:, None]
+    if image_size:
+        data = _resize(data, image_size)
+    return Inputs(
+        ids=[str(i) for i in range(n)],
+        data=data,
+        valid=np.ones(n, dtype=bool),
+        labels=["foreign" if t < 0 else str(t) for t in labels],
+        info={
+            "kind": "built-in digits",
+            "source": "sklearn.datasets.load_digits + faults",
+            "image_shape": list(data.shape[1:]),
+        },
+        faults={
+            "foreign_rows": np.arange(n_digits, n_digits + n_foreign),
+            "duplicate_rows": np.arange(n_digits + n_foreign, n),
+            "duplicate_source": dups.source[n_digits:],
+        },
+    )
+
+
+def _read_image_files(paths: list, image_size: int, progress: bool):
+    """Read image files as RGB; unreadable ones get a reason instead.
+
+    Parameters
+    ----------
+    paths : list of Path
+        The image files.
+    image_size : int
+        Side in pixels every image is resized to.
+    progress : bool
+        Whether to show a progress bar.
+
+    Returns
+    -------
+    images : ndarray of shape (n_ok, 3, image_size, image_size), dtype float32
+        The readable images in [0, 1], in the order of ``paths``.
+    ok : ndarray of shape (len(paths),), dtype bool
+        Which files could be read.
+    reasons : dict of int to str
+        A one-line reason per unreadable file, by position in ``paths``.
+    """
+    from tqdm.auto import tqdm
+
+    from ._images import load_images
+
+    chunk = 256  # load_images has no progress bar of its own
+    parts, ok, reasons = [], np.zeros(len(paths), dtype=bool), {}
+    bar = tqdm(total=len(paths), desc="read images", unit="img", disable=not progress)
+    for start in range(0, len(paths), chunk):
+        batch = paths[start : start + chunk]
+        images, ok_b, why = load_images(batch, n_channels=3, image_size=image_size)
+        ok[start : start + len(batch)] = ok_b
+        if ok_b.any():
+            parts.append(images)
+        for j, reason in enumerate(why):
+            if reason is not None:
+                empty = os.path.exists(batch[j]) and os.path.getsize(batch[j]) == 0
+                reasons[start + j] = "empty file (0 bytes)" if empty else " ".join(reason.split())
+        bar.update(len(batch))
+    bar.close()
+    images = (
+        np.concatenate(parts) if parts else np.empty((0, 3, image_size, image_size), np.float32)
+    )
+    return images, ok, reasons
+
+
+def _folder_inputs(folder: str, image_size: int, progress: bool) -> Inputs:
+    """The image files in a folder, searched recursively; sub-folders are classes.
+
+    Parameters
+    ----------
+    folder : str
+        The folder. Hidden files and folders are skipped; files without one of
+        :data:`IMAGE_EXTENSIONS` are counted and ignored.
+    image_size : int
+        Side in pixels every image is resized to.
+    progress : bool
+        Whether to show a progress bar.
+
+    Returns
+    -------
+    Inputs
+        Ids are the sorted relative paths; images have one channel when every
+        readable image is gray, else three; labels are the first path component
+        when any file lies in a sub-folder.
+
+    Raises
+    ------
+    CurateError
+        If the folder does not exist, is a file, holds no image files, or none of
+        them can be read.
+    """
+    root = Path(folder)
+    if not root.exists():
+        raise CurateError(f"--images {folder!r} does not exist; pass a folder of image files.")
+    if not root.is_dir():
+        raise CurateError(f"--images {folder!r} is not a folder; use --array for a .npy file.")
+    paths, ignored = [], 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for name in filenames:
+            if name.startswith("."):
+                continue
+            if name.lower().endswith(IMAGE_EXTENSIONS):
+                paths.append(Path(dirpath) / name)
+            else:
+                ignored += 1
+    if not paths:
+        raise CurateError(
+            f"--images {folder!r} holds no image files (looked for "
+            f"{', '.join(IMAGE_EXTENSIONS)}; {ignored} other files ignored)."
+        )
+    # input order: relative paths, sorted as strings
+    rel = sorted(p.relative_to(root).as_posix() for p in paths)
+    paths = [root / r for r in rel]
+    stack, ok, reasons = _read_image_files(paths, image_size, progress)
+    if not ok.any():
+        first = "; ".join(f"{rel[i]}: {r}" for i, r in list(reasons.items())[:3])
+        raise CurateError(
+            f"none of the {len(paths)} image files in {folder!r} could be read ({first})."
+        )
+    # one gray channel when every image is gray (R = G = B), else RGB
+    gray = bool((stack[:, 0] == stack[:, 1]).all() and (stack[:, 1] == stack[:, 2]).all())
+    data = np.ascontiguousarray(stack[:, :1] if gray else stack)
+    has_classes = any("/" in r for r in rel)
+    labels = [r.split("/", 1)[0] if "/" in r else "" for r in rel] if has_classes else None
+    return Inputs(
+        ids=rel,
+        data=data,
+        valid=ok,
+        reasons=reasons,
+        labels=labels,
+        info={
+            "kind": "image folder",
+            "source": str(root),
+            "image_shape": list(data.shape[1:]),
+            "color": "grayscale" if gray else "rgb",
+            "ignored_files": ignored,
+            "classes": sorted(set(labels)) if labels else None,
+        },
+    )
+
+
+def _array_inputs(file: str, image_size: int | None) -> Inputs:
+    """A ``.npy`` array of feature vectors or images.
+
+    Parameters
+    ----------
+    file : str
+        The ``.npy`` file: ``(n, d)`` feature vectors, or images ``(n, H, W)``,
+        ``(n, C, H, W)`` or ``(n, H, W, C)`` with C in {1, 3, 4}.
+    image_size : int or None
+        Side in pixels images are resized to; None keeps their size. Not used for
+        feature vectors.
+
+    Returns
+    -------
+    Inputs
+        Ids are the row indices; rows with NaN or inf are unreadable. Images are
+        ``(n_valid, C, H, W)``, min-max scaled to [0, 1] over the readable rows.
+
+    Raises
+    ------
+    CurateError
+        If the file is missing or unreadable, not numeric, of an unsupported shape,
+        or every row holds NaN or inf.
+    """
+    path = Path(file)
+    if not path.is_file():
+        raise CurateError(f"--array {file!r} does not exist or is not a file.")
+    try:
+        X = np.load(path, allow_pickle=False)
+    except Exception as exc:
+        raise CurateError(f"--array {file!r} is not a readable .npy file ({exc}).") from None
+    if not isinstance(X, np.ndarray) or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
+        raise CurateError(f"--array {file!r} must hold a numeric array; it holds {X.dtype}.")
+    if X.ndim not in (2, 3, 4) or X.shape[0] == 0:
+        raise CurateError(
+            f"--array {file!r} has shape {X.shape}; pass (n, d) features or (n, H, W), "
+            "(n, C, H, W), (n, H, W, C) images with n >= 1."
+        )
+    X = X.astype(np.float32)
+    is_images = X.ndim > 2
+    if X.ndim == 3:
+        X = X[:, None]
+    elif X.ndim == 4 and X.shape[1] not in (1, 3, 4):
+        if X.shape[-1] not in (1, 3, 4):
+            raise CurateError(
+                f"--array {file!r} has shape {X.shape}; 4D images need 1, 3 or 4 channels "
+                "in axis 1 (n, C, H, W) or in the last axis (n, H, W, C)."
+            )
+        X = X.transpose(0, 3, 1, 2)
+    n = X.shape[0]
+    valid = np.isfinite(X.reshape(n, -1)).all(axis=1)
+    reasons = {int(i): "non-finite values (NaN or inf)" for i in np.flatnonzero(~valid)}
+    X = X[valid]
+    if X.shape[0] == 0:
+        raise CurateError(f"--array {file!r}: every row holds NaN or inf.")
+    if is_images:
+        lo, hi = float(X.min()), float(X.max())
+        X = (X - lo) / (hi - lo) if hi > lo else np.zeros_like(X)
+        if image_size is not None:
+            X = _resize(X, image_size)
+    return Inputs(
+        ids=[str(i) for i in range(n)],
+        data=np.ascontiguousarray(X, dtype=np.float32),
+        valid=valid,
+        reasons=reasons,
+        is_images=is_images,
+        info={
+            "kind": "array images" if is_images else "array features",
+            "source": str(path),
+            "shape": list(X.shape[1:]),
+        },
+    )

@@ -1,0 +1,334 @@
+"""The output folder of ``sklearn-curate curate``: decision lists, scores, embeddings, report.
+
+The folder is written under a temporary name next to ``--out`` and renamed into place
+only when complete (:func:`staged_folder`), so a crash leaves no partial output. The
+report itself is written by :mod:`sklearn_curate.report`; this module assembles it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime
+import importlib.metadata
+import os
+import platform
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ._inputs import CurateError, Inputs
+
+#: The decision of each input and the list file that holds its ids.
+LIST_FILES = {
+    "kept": "kept.txt",
+    "outlier": "removed_outliers.txt",
+    "similar": "removed_similar.txt",
+    "corrupt": "corrupt.txt",
+}
+_VERSIONED = (
+    "sklearn-curate",
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "torch",
+    "umap-learn",
+    "hdbscan",
+    "imbalanced-learn",
+    "Pillow",
+    "tqdm",
+)
+
+
+@dataclass
+class Decisions:
+    """The outcome of a run per input, in input order (the rows of ``scores.csv``).
+
+    Attributes
+    ----------
+    decision : ndarray of shape (n_inputs,), dtype object
+        One of the keys of :data:`LIST_FILES` per input.
+    outlier_score : ndarray of shape (n_inputs,)
+        ``OutlierFilter.scores_``; NaN for corrupt inputs.
+    similarity_score : ndarray of shape (n_inputs,)
+        ``SimilarityFilter.scores_``; NaN for corrupt inputs and outliers.
+    duplicate_of : ndarray of shape (n_inputs,), dtype int64
+        Input position of the kept row a similar row stands for; -1 otherwise.
+    """
+
+    decision: np.ndarray
+    outlier_score: np.ndarray
+    similarity_score: np.ndarray
+    duplicate_of: np.ndarray
+
+    @classmethod
+    def from_filters(cls, valid, o_scores, o_support, s_scores, s_support, dup) -> Decisions:
+        """Map the two filters' results back to input positions.
+
+        Parameters
+        ----------
+        valid : ndarray of shape (n_inputs,), dtype bool
+            Which inputs are readable (the rows the outlier filter saw).
+        o_scores, o_support : ndarray of shape (n_valid,)
+            The outlier filter's scores and kept mask.
+        s_scores, s_support, dup : ndarray of shape (n_valid - n_outliers,)
+            The similarity filter's scores, kept mask and ``duplicate_of_`` (indices
+            into its own rows, -1 for none), over the rows the outlier filter kept.
+
+        Returns
+        -------
+        Decisions
+        """
+        n = len(valid)
+        valid_idx = np.flatnonzero(valid)
+        rest = valid_idx[np.flatnonzero(o_support)]
+        decision = np.array(["corrupt"] * n, dtype=object)
+        decision[valid_idx] = np.where(o_support, "kept", "outlier")
+        decision[rest] = np.where(s_support, "kept", "similar")
+        outlier_score = np.full(n, np.nan)
+        outlier_score[valid_idx] = o_scores
+        similarity_score = np.full(n, np.nan)
+        similarity_score[rest] = s_scores
+        duplicate_of = np.full(n, -1, dtype=np.int64)
+        has_dup = (~s_support) & (dup >= 0)
+        duplicate_of[rest[has_dup]] = rest[dup[has_dup]]
+        return cls(decision, outlier_score, similarity_score, duplicate_of)
+
+    def counts(self) -> dict:
+        """Number of inputs per decision.
+
+        Returns
+        -------
+        dict of str to int
+            Keyed as :data:`LIST_FILES`.
+        """
+        return {d: int((self.decision == d).sum()) for d in LIST_FILES}
+
+
+def build_report(
+    inputs: Inputs,
+    decisions: Decisions,
+    Z: np.ndarray,
+    R: np.ndarray,
+    layer: str | None,
+    *,
+    command: list[str],
+    parameters: dict,
+    steps: list[dict],
+) -> dict:
+    """Assemble the run report (the content of ``report.json``).
+
+    Parameters
+    ----------
+    inputs : Inputs
+        The loaded inputs.
+    decisions : Decisions
+        The outcome per input.
+    Z : ndarray of shape (n_valid, d)
+        The embedding.
+    R : ndarray of shape (n_valid, k)
+        The reduced rows the filters saw; ``Z`` itself when nothing was reduced.
+    layer : str or None
+        The embedding layer; None when no model ran.
+    command : list of str
+        The command line, program name first.
+    parameters : dict
+        The run's parameters, as reported.
+    steps : list of dict
+        The step records; kept by reference, so steps recorded later (the write
+        step) still appear.
+
+    Returns
+    -------
+    dict
+        JSON-serialisable but for ``total_seconds``, which the caller sets (None here)
+        once everything else is written.
+    """
+    from . import __version__
+
+    counts = {"inputs": len(inputs.ids), **decisions.counts()}
+    versions = {"python": platform.python_version()}
+    for dist in _VERSIONED:
+        try:
+            versions[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            versions[dist] = __version__ if dist == "sklearn-curate" else None
+    report = {
+        "created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "command": command,
+        "input": inputs.info,
+        "parameters": parameters,
+        "counts": counts,
+        "counting_rule": (
+            "n = readable inputs (corrupt excluded); the outlier step drops "
+            "round(outlier_fraction * n) rows, then the similarity step drops "
+            "round(similar_fraction * n) of the rows left."
+        ),
+        "steps": steps,
+        "total_seconds": None,
+        "versions": versions,
+        "files": {
+            "embeddings.npy": f"float32 {list(Z.shape)}: the embedding (layer "
+            f"{layer!r} output; raw features when no model ran), one row per "
+            "readable input (decision != corrupt) in scores.csv order",
+            "embeddings_reduced.npy": None
+            if R is Z
+            else f"float32 {list(R.shape)}: the "
+            "reduced rows the filters saw, same order as embeddings.npy",
+            "scores.csv": "one row per input in input order (ids as in the lists). "
+            "outlier_score: OutlierFilter.scores_, -GLOSH in [-1, 0]. similarity_score: "
+            "SimilarityFilter.scores_, the distance to the nearest other kept row, or "
+            "for similar rows the distance at which they were removed; empty for "
+            "outliers, which that step did not see. Higher = more typical for both; "
+            "both empty for corrupt rows. duplicate_of: the nearest kept id of a "
+            "similar row. label: the class folder (or digit) if any.",
+        },
+    }
+    if inputs.faults is not None:
+        report["default_data"] = _default_data_summary(inputs.faults, decisions.decision)
+    return report
+
+
+def _default_data_summary(faults: dict, decision: np.ndarray) -> dict:
+    """How many of the built-in data's planted faults the run found.
+
+    Parameters
+    ----------
+    faults : dict
+        :attr:`Inputs.faults` of the built-in data.
+    decision : ndarray of shape (n_inputs,), dtype object
+        The decision per input.
+
+    Returns
+    -------
+    dict
+        The planted rows, and how many foreign images were dropped as outliers and
+        how many duplicate pairs lost one member as similar.
+    """
+    foreign, dup_rows, dup_src = (
+        faults["foreign_rows"],
+        faults["duplicate_rows"],
+        faults["duplicate_source"],
+    )
+    pair_found = (decision[dup_rows] == "similar") | (decision[dup_src] == "similar")
+    return {
+        "foreign_rows": f"{foreign[0]}-{foreign[-1]}",
+        "foreign_dropped_as_outlier": int((decision[foreign] == "outlier").sum()),
+        "foreign_total": int(len(foreign)),
+        "duplicate_rows": f"{dup_rows[0]}-{dup_rows[-1]}",
+        "duplicate_pairs_with_one_dropped_as_similar": int(pair_found.sum()),
+        "duplicate_pairs_total": int(len(dup_rows)),
+    }
+
+
+def write_tables(
+    folder: Path, inputs: Inputs, decisions: Decisions, Z: np.ndarray, R: np.ndarray
+) -> None:
+    """Write the decision lists, ``scores.csv`` and the embeddings into ``folder``.
+
+    Parameters
+    ----------
+    folder : Path
+        An existing, empty folder.
+    inputs : Inputs
+        The loaded inputs (ids, reasons, labels).
+    decisions : Decisions
+        The outcome per input.
+    Z : ndarray of shape (n_valid, d)
+        The embedding, saved as ``embeddings.npy``.
+    R : ndarray of shape (n_valid, k)
+        The reduced rows, saved as ``embeddings_reduced.npy`` unless ``R is Z``.
+    """
+    ids = inputs.ids
+    for decision, name in LIST_FILES.items():
+        with open(folder / name, "w", encoding="utf-8") as fh:
+            for i in np.flatnonzero(decisions.decision == decision):
+                reason = (
+                    f"\t{inputs.reasons.get(int(i), 'unreadable')}" if decision == "corrupt" else ""
+                )
+                fh.write(f"{ids[i]}{reason}\n")
+    with open(folder / "scores.csv", "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "outlier_score", "similarity_score", "decision", "duplicate_of", "label"])
+        for i in range(len(ids)):
+            o, s = decisions.outlier_score[i], decisions.similarity_score[i]
+            dup = decisions.duplicate_of[i]
+            w.writerow(
+                [
+                    ids[i],
+                    "" if np.isnan(o) else f"{o:.6g}",
+                    "" if np.isnan(s) else f"{s:.6g}",
+                    decisions.decision[i],
+                    ids[dup] if dup >= 0 else "",
+                    inputs.labels[i] if inputs.labels is not None else "",
+                ]
+            )
+    np.save(folder / "embeddings.npy", np.asarray(Z, dtype=np.float32))
+    if R is not Z:
+        np.save(folder / "embeddings_reduced.npy", np.asarray(R, dtype=np.float32))
+
+
+@contextlib.contextmanager
+def staged_folder(out: Path, overwrite: bool):
+    """Yield a temporary folder next to ``out``; rename it to ``out`` if the block succeeds.
+
+    Parameters
+    ----------
+    out : Path
+        The output folder (absolute). Its parent is created if missing.
+    overwrite : bool
+        Whether an ``out`` that exists by the end may be replaced.
+
+    Yields
+    ------
+    Path
+        The temporary folder; it is removed if the block raises.
+
+    Raises
+    ------
+    CurateError
+        If ``out`` appeared during the run and ``overwrite`` is False.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        yield tmp
+        _move_into_place(tmp, out, overwrite)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _move_into_place(tmp: Path, out: Path, overwrite: bool) -> None:
+    """Rename the finished folder ``tmp`` to ``out``; the old ``out`` goes only after.
+
+    Parameters
+    ----------
+    tmp : Path
+        The finished folder, next to ``out``.
+    out : Path
+        The output folder.
+    overwrite : bool
+        Whether an existing ``out`` may be replaced.
+
+    Raises
+    ------
+    CurateError
+        If ``out`` exists and ``overwrite`` is False.
+    """
+    if not out.exists():
+        try:
+            os.rename(tmp, out)
+            return
+        except OSError:
+            if not out.exists():
+                raise
+    if not overwrite:
+        raise CurateError(f"--out {str(out)!r} appeared during the run; pass --overwrite.")
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+    os.rename(out, old / "previous")
+    os.rename(tmp, out)
+    shutil.rmtree(old, ignore_errors=True)
