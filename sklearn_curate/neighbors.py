@@ -1,11 +1,12 @@
 """Exact k-nearest neighbours, chunked so memory is bounded by a byte budget, not by n.
 
 Shared by every curator that needs neighbours (similarity, coverage, outlier scores).
-Backends: faiss (``IndexFlatL2`` / ``IndexFlatIP``) on the CPU when it is installed,
-torch matrix products on CPU or CUDA otherwise. Both return the same neighbours up to
-ties: candidate distances from the fast ``|q|^2 - 2 q.x + |x|^2`` expansion are
-recomputed exactly (``|q - x|``) for the k candidates and re-sorted, so exact
-duplicates get distance 0, not the ~1e-3 rounding noise of the expansion.
+Backends: on the CPU faiss (``IndexFlatL2``) when it is installed, else scikit-learn's
+chunked brute force; torch matrix products on CUDA (or on the CPU when asked). All
+return the same neighbours up to ties: where the float32 rounding of the fast
+``|q|^2 - 2 q.x + |x|^2`` expansion could matter (near-zero distances, near-ties), the
+candidates are re-scored exactly from the vectors and re-sorted, so exact duplicates
+get distance 0 and ties are ordered by index.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ import numpy as np
 
 from ._device import is_gpu_array, resolve_device, to_numpy
 
-__all__ = ["kneighbors", "DEFAULT_MEMORY_BUDGET"]
+__all__ = ["kneighbors", "knn_backend", "DEFAULT_MEMORY_BUDGET"]
 
 #: Default working-memory budget of one search, in bytes (128 MiB).
 DEFAULT_MEMORY_BUDGET = 128 * 2**20
 
 METRICS = ("euclidean", "cosine")
+BACKENDS = ("auto", "faiss", "sklearn", "torch")
 
 
 def _faiss_available() -> bool:
@@ -55,34 +57,48 @@ def _check_inputs(X, query, n_neighbors, metric):
         )
 
 
-def _exact_distances(q, cand, metric):
-    """Exact distances between q (m, d) and its candidates cand (m, c, d).
+def _exact_sq(q, cand):
+    """Exact squared distances between q (m, d) and its candidates cand (m, c, d).
 
     Computed from the difference vectors, so identical rows get exactly 0 and the
-    same pair gets the same value whichever backend found it. For cosine the inputs
-    are unit vectors and ``1 - cos = |a - b|^2 / 2``.
+    same pair gets the same value whichever backend found it.
     """
     diff = cand - q[:, None, :]
-    sq = np.einsum("mcd,mcd->mc", diff, diff).astype(np.float64)
-    return np.sqrt(sq) if metric == "euclidean" else 0.5 * sq
+    return np.einsum("mcd,mcd->mc", diff, diff).astype(np.float64)
 
 
-def _finish(Xq, Xdb, idx, self_rows, k, metric):
-    """Exact distances, self removal and a deterministic order for candidate lists.
+def _finish(Xq, Xdb, db_sq_norms, sq, idx, self_rows, k, metric):
+    """Exact distances where rounding matters, self removal, deterministic order.
 
-    The search ranks by the fast ``|q|^2 - 2 q.x + |x|^2`` expansion, whose float32
-    rounding (about ``1e-6 * |x|^2``) turns exact duplicates into ~1e-3 and
-    orders ties by noise. The k candidates are therefore re-scored from the
-    vectors (an ``O(n k d)`` pass) and sorted by (distance, index).
+    The backends rank by the fast ``|q|^2 - 2 q.x + |x|^2`` expansion, whose float32
+    rounding (about ``1e-6 * (|q|^2 + |x|^2)``) turns exact duplicates into ~1e-3
+    and orders near-ties by noise. Rows where some candidate is that close to the
+    query, or two candidates are that close to each other, are re-scored from the
+    vectors (``O(k d)`` each); then every row is sorted by (distance, index). On
+    data without ties this touches few rows, so it costs little next to the search.
     """
-    m = idx.shape[0]
-    d = np.empty(idx.shape, dtype=np.float64)
-    step = max(1, 2**25 // max(1, idx.shape[1] * Xq.shape[1]))  # ~128 MiB of float32
-    for start in range(0, m, step):
-        stop = min(start + step, m)
-        d[start:stop] = _exact_distances(Xq[start:stop], Xdb[idx[start:stop]], metric)
+    sq = np.maximum(np.asarray(sq, dtype=np.float64), 0.0)
+    q_norms = np.einsum("ij,ij->i", Xq, Xq, dtype=np.float64)
+    tol = 1e-5 * (q_norms[:, None] + db_sq_norms[idx])
     if self_rows is not None:
-        d[idx == self_rows[:, None]] = -np.inf  # self sorts first, then is cut
+        is_self = idx == self_rows[:, None]
+        sq[is_self] = -1.0  # self sorts first, then is cut
+        tol[is_self] = 0.0
+    order = np.argsort(sq, axis=1, kind="stable")
+    s_sorted = np.take_along_axis(sq, order, axis=1)
+    t_sorted = np.take_along_axis(tol, order, axis=1)
+    near_zero = ((s_sorted >= 0) & (s_sorted < t_sorted)).any(1)
+    gaps = np.diff(s_sorted, axis=1)
+    near_tie = ((gaps < np.maximum(t_sorted[:, 1:], t_sorted[:, :-1])) & (s_sorted[:, :-1] >= 0)).any(1)
+    rows = np.flatnonzero(near_zero | near_tie)
+    step = max(1, 2**25 // max(1, idx.shape[1] * Xq.shape[1]))  # ~128 MiB of float32
+    for start in range(0, rows.shape[0], step):
+        r = rows[start : start + step]
+        exact = _exact_sq(Xq[r], Xdb[idx[r]])
+        if self_rows is not None:
+            exact[is_self[r]] = -1.0
+        sq[r] = exact
+    d = np.where(sq < 0, -np.inf, np.sqrt(np.maximum(sq, 0.0)) if metric == "euclidean" else 0.5 * sq)
     order = np.lexsort((idx, d), axis=-1)
     d = np.take_along_axis(d, order, axis=1)
     idx = np.take_along_axis(idx, order, axis=1)
@@ -94,62 +110,72 @@ def _finish(Xq, Xdb, idx, self_rows, k, metric):
     return np.ascontiguousarray(d[:, :k]), np.ascontiguousarray(idx[:, :k])
 
 
-def _search_faiss(Xq, Xdb, kk, metric, memory_budget):
+def _faiss_searcher(Xdb, kk, device, memory_budget, progress):
     import faiss
 
-    d = Xdb.shape[1]
-    index = faiss.IndexFlatIP(d) if metric == "cosine" else faiss.IndexFlatL2(d)
+    index = faiss.IndexFlatL2(Xdb.shape[1])
     index.add(Xdb)
-    m = Xq.shape[0]
-    # faiss blocks internally; we only bound the size of each result slab.
-    rows = max(1024, memory_budget // max(1, kk * 12))
-    out = np.empty((m, kk), dtype=np.int64)
-    for start in range(0, m, rows):
-        stop = min(start + rows, m)
-        out[start:stop] = index.search(Xq[start:stop], kk)[1]
-    return out
+    return lambda q: index.search(q, kk)
 
 
-def _search_torch(Xq, Xdb, kk, metric, device, memory_budget, progress):
+def _sklearn_searcher(Xdb, kk, device, memory_budget, progress):
+    from sklearn import config_context
+    from sklearn.neighbors import NearestNeighbors
+
+    nn = NearestNeighbors(n_neighbors=kk, algorithm="brute").fit(Xdb)
+
+    def search(q):
+        # scikit-learn's chunked ArgKmin bounds its blocks by working_memory (MiB)
+        with config_context(working_memory=max(1, memory_budget // 2**20)):
+            d, i = nn.kneighbors(q)
+        return d.astype(np.float64) ** 2, i.astype(np.int64)
+
+    return search
+
+
+def _torch_searcher(Xdb, kk, device, memory_budget, progress):
     import torch
 
     dev = torch.device(device)
     db = torch.as_tensor(Xdb, dtype=torch.float32, device=dev)
     n_db = db.shape[0]
-    m = Xq.shape[0]
-    if metric == "euclidean":
-        # rank by q.x - |x|^2/2 (|q|^2 is constant per row): one matmul with an
-        # extra column instead of a second pass over the score block.
-        db = torch.cat([db, -0.5 * (db * db).sum(1, keepdim=True)], 1)
+    # rank by q.x - |x|^2/2 (|q|^2 is constant per row): one matmul with an extra
+    # column instead of a second pass over the score block.
+    db = torch.cat([db, -0.5 * (db * db).sum(1, keepdim=True)], 1)
     # a block of scores is rows x cols float32; topk needs about as much again
     per_elem = 4 * 3
     cols = n_db if n_db * per_elem * 64 <= memory_budget else max(kk, memory_budget // (per_elem * 64))
-    rows = max(1, min(m, memory_budget // (per_elem * cols)))
-    out = np.empty((m, kk), dtype=np.int64)
-    iterator = range(0, m, rows)
-    if progress:
-        from tqdm.auto import tqdm
 
-        iterator = tqdm(iterator, total=math.ceil(m / rows), desc="k-nearest neighbours")
-    with torch.inference_mode():
-        for start in iterator:
-            stop = min(start + rows, m)
-            q = torch.as_tensor(Xq[start:stop], dtype=torch.float32, device=dev)
-            if metric == "euclidean":
+    def search(Xq):
+        m = Xq.shape[0]
+        rows = max(1, min(m, memory_budget // (per_elem * cols)))
+        out_d = np.empty((m, kk), dtype=np.float32)
+        out_i = np.empty((m, kk), dtype=np.int64)
+        with torch.inference_mode():
+            for start in range(0, m, rows):
+                stop = min(start + rows, m)
+                q = torch.as_tensor(Xq[start:stop], dtype=torch.float32, device=dev)
+                q_sq = (q * q).sum(1, keepdim=True)
                 q = torch.cat([q, torch.ones_like(q[:, :1])], 1)
-            best_v = best_i = None
-            for c0 in range(0, n_db, cols):
-                c1 = min(c0 + cols, n_db)
-                block = q @ db[c0:c1].T  # larger = closer
-                v, i = torch.topk(block, min(kk, c1 - c0), dim=1, largest=True, sorted=False)
-                i += c0
-                if best_v is not None:
-                    v, i = torch.cat([best_v, v], 1), torch.cat([best_i, i], 1)
-                    sel = torch.topk(v, min(kk, v.shape[1]), dim=1, largest=True, sorted=False)
-                    v, i = sel.values, torch.gather(i, 1, sel.indices)
-                best_v, best_i = v, i
-            out[start:stop] = best_i.cpu().numpy()
-    return out
+                best_v = best_i = None
+                for c0 in range(0, n_db, cols):
+                    c1 = min(c0 + cols, n_db)
+                    block = q @ db[c0:c1].T  # larger = closer
+                    v, i = torch.topk(block, min(kk, c1 - c0), dim=1, largest=True, sorted=False)
+                    i += c0
+                    if best_v is not None:
+                        v, i = torch.cat([best_v, v], 1), torch.cat([best_i, i], 1)
+                        sel = torch.topk(v, min(kk, v.shape[1]), dim=1, largest=True, sorted=False)
+                        v, i = sel.values, torch.gather(i, 1, sel.indices)
+                    best_v, best_i = v, i
+                out_d[start:stop] = (q_sq - 2.0 * best_v).cpu().numpy()
+                out_i[start:stop] = best_i.cpu().numpy()
+        return out_d, out_i
+
+    return search
+
+
+_SEARCHERS = {"faiss": _faiss_searcher, "sklearn": _sklearn_searcher, "torch": _torch_searcher}
 
 
 def kneighbors(
@@ -180,14 +206,15 @@ def kneighbors(
         left as zero vectors).
     device : {"auto", "cpu", "cuda"}, default="auto"
         Where to search; see :func:`sklearn_curate._device.resolve_device`.
-    backend : {"auto", "torch", "faiss"}, default="auto"
-        ``"auto"`` uses faiss on the CPU when it is installed (it was faster than
-        torch there in ``benchmarks/bench_neighbors.py``), torch otherwise.
+    backend : {"auto", "faiss", "sklearn", "torch"}, default="auto"
+        ``"auto"`` uses torch on CUDA; on the CPU faiss (``IndexFlatL2``) when it
+        is installed, else scikit-learn's chunked brute force, which were both
+        faster there than torch matrix products in ``benchmarks/bench_neighbors.py``.
     memory_budget : int, default=128 MiB
         Bytes of working memory per block of the distance matrix. Peak extra memory
         is about this plus the ``n_queries * k`` result arrays, whatever ``n``.
     progress : bool, default=False
-        Show a tqdm bar over query blocks (torch backend).
+        Show a tqdm bar over query blocks.
 
     Returns
     -------
@@ -209,36 +236,79 @@ def kneighbors(
     result memory. Compared against scikit-learn's ``NearestNeighbors(algorithm=
     "brute")`` and faiss ``IndexFlatL2`` in ``benchmarks/bench_neighbors.py``.
     """
-    if backend not in ("auto", "torch", "faiss"):
-        raise ValueError(f"backend={backend!r} is not supported; use 'auto', 'torch' or 'faiss'.")
     on_gpu = is_gpu_array(X)
     Xh = X if on_gpu else np.asarray(X)
     Qh = None if query is None else (query if is_gpu_array(query) else np.asarray(query))
     _check_inputs(Xh, Qh, n_neighbors, metric)
     n = Xh.shape[0]
     choice = resolve_device(device, "knn", n_samples=n)
-    use_faiss = choice.device == "cpu" and (
-        backend == "faiss" or (backend == "auto" and _faiss_available())
-    )
-    if backend == "faiss" and not _faiss_available():
-        raise ImportError("backend='faiss' needs faiss (pip install faiss-cpu); or use backend='torch'.")
+    chosen = _choose_backend(backend, choice.device)
 
     Xn = np.ascontiguousarray(to_numpy(Xh), dtype=np.float32)
     Qn = Xn if Qh is None else np.ascontiguousarray(to_numpy(Qh), dtype=np.float32)
     if not (np.isfinite(Xn).all() and np.isfinite(Qn).all()):
         raise ValueError("X or query contains NaN or inf; remove or impute those rows first.")
     if metric == "cosine":
+        # on unit vectors |a - b|^2 = 2 (1 - cos): every backend searches euclidean
         Xn = _normalize(Xn)
         Qn = Xn if Qh is None else _normalize(Qn)
 
-    kk = n_neighbors + (1 if query is None else 0)
-    kk = min(kk, n)
-    if use_faiss:
-        idx = _search_faiss(Qn, Xn, kk, metric, memory_budget)
-    else:
-        idx = _search_torch(Qn, Xn, kk, metric, choice.device, memory_budget, progress)
-    self_rows = np.arange(n) if query is None else None
-    return _finish(Qn, Xn, idx, self_rows, n_neighbors, metric)
+    kk = min(n_neighbors + (1 if query is None else 0), n)
+    search = _SEARCHERS[chosen](Xn, kk, choice.device, memory_budget, progress)
+    db_sq_norms = np.einsum("ij,ij->i", Xn, Xn, dtype=np.float64)
+    m = Qn.shape[0]
+    distances = np.empty((m, n_neighbors), dtype=np.float64)
+    indices = np.empty((m, n_neighbors), dtype=np.int64)
+    # Query slabs bound the n x k temporaries of the search and of the re-scoring
+    # (about 200 bytes per candidate) by the budget instead of by n.
+    slab = max(256, memory_budget // (kk * 200))
+    starts = range(0, m, slab)
+    if progress:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, total=math.ceil(m / slab), desc="k-nearest neighbours")
+    for start in starts:
+        stop = min(start + slab, m)
+        sq, idx = search(Qn[start:stop])
+        self_rows = np.arange(start, stop) if query is None else None
+        distances[start:stop], indices[start:stop] = _finish(
+            Qn[start:stop], Xn, db_sq_norms, sq, idx, self_rows, n_neighbors, metric
+        )
+    return distances, indices
+
+
+def knn_backend(backend: str = "auto", device: str = "auto", n_samples: int | None = None) -> str:
+    """Name of the backend :func:`kneighbors` will use: "faiss", "sklearn" or "torch".
+
+    Parameters
+    ----------
+    backend, device : str
+        As for :func:`kneighbors`.
+    n_samples : int, optional
+        Size of the indexed set (``"auto"`` keeps small data on the CPU).
+
+    Raises
+    ------
+    ValueError, ImportError, RuntimeError
+        As :func:`kneighbors` would for the same arguments.
+    """
+    return _choose_backend(backend, resolve_device(device, "knn", n_samples=n_samples).device)
+
+
+def _choose_backend(backend, device):
+    if backend not in BACKENDS:
+        raise ValueError(
+            f"backend={backend!r} is not supported; use one of {', '.join(map(repr, BACKENDS))}."
+        )
+    if device == "cuda":
+        if backend in ("faiss", "sklearn"):
+            raise ValueError(f"backend={backend!r} runs on the CPU; use device='cpu' or backend='torch'.")
+        return "torch"
+    if backend == "faiss" and not _faiss_available():
+        raise ImportError("backend='faiss' needs faiss (pip install faiss-cpu); or use backend='auto'.")
+    if backend == "auto":
+        return "faiss" if _faiss_available() else "sklearn"
+    return backend
 
 
 def _normalize(A):

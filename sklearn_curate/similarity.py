@@ -19,7 +19,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import BaseCurator, check_fraction_rows
 from ._device import resolve_device
-from .neighbors import _faiss_available, kneighbors
+from .neighbors import kneighbors, knn_backend
 
 __all__ = ["SimilarityFilter"]
 
@@ -355,7 +355,7 @@ class SimilarityFilter(BaseCurator):
             )
         choice = resolve_device(self.device, "knn", n_samples=n)
         self.device_ = choice.device
-        self.backend_ = "faiss" if choice.device == "cpu" and _faiss_available() else "torch"
+        self.backend_ = knn_backend("auto", choice.device)
         self.n_neighbors_ = k = min(self.n_neighbors, n - 1)
 
         self.removal_distance_ = np.full(n, np.nan)

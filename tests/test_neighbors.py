@@ -5,9 +5,9 @@ import pytest
 from sklearn.datasets import load_digits
 from sklearn.neighbors import NearestNeighbors
 
-from sklearn_curate.neighbors import _faiss_available, kneighbors
+from sklearn_curate.neighbors import _choose_backend, _faiss_available, kneighbors, knn_backend
 
-BACKENDS = ["torch"] + (["faiss"] if _faiss_available() else [])
+BACKENDS = ["torch", "sklearn"] + (["faiss"] if _faiss_available() else [])
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +69,7 @@ def test_small_memory_budget_gives_same_answer(digits):
     # 64 KiB forces blocks over both queries and database columns
     d_small, i_small = kneighbors(digits, 5, backend="torch", memory_budget=64 * 1024)
     d_big, i_big = kneighbors(digits, 5, backend="torch")
+    assert (d_small[:, -1] > 0).all()
     np.testing.assert_array_equal(d_small, d_big)
     # only ties at the k-th place may pick a different member
     assert (i_small[:, :-1] == i_big[:, :-1]).all()
@@ -102,6 +103,8 @@ def test_bad_metric_and_backend():
     X = np.random.default_rng(0).normal(size=(10, 2))
     with pytest.raises(ValueError, match="metric='manhattan'"):
         kneighbors(X, 2, metric="manhattan")
+    with pytest.raises(ValueError, match="backend='sklearn' runs on the CPU"):
+        _choose_backend("sklearn", "cuda")
     with pytest.raises(ValueError, match="backend='annoy'"):
         kneighbors(X, 2, backend="annoy")
     with pytest.raises(ValueError, match="3 features"):
@@ -119,3 +122,19 @@ def test_cuda_matches_cpu(digits):
     # CUDA tensors are accepted as input
     d_t, _ = kneighbors(torch.as_tensor(digits, device="cuda"), 10, device="cuda")
     np.testing.assert_allclose(d_t, d_c, atol=1e-4)
+
+
+def test_auto_backend_on_cpu():
+    expected = "faiss" if _faiss_available() else "sklearn"
+    assert knn_backend("auto", device="cpu") == expected
+    assert knn_backend("torch", device="cpu") == "torch"
+
+
+def test_gaussian_data_agrees_across_backends():
+    # no ties: most rows skip the exact re-scoring, so this checks the fast path
+    X = np.random.default_rng(1).normal(size=(4000, 32)).astype(np.float32)
+    ref_d, ref_i = kneighbors(X, 8, backend="sklearn")
+    for backend in BACKENDS:
+        d, i = kneighbors(X, 8, backend=backend)
+        np.testing.assert_allclose(d, ref_d, rtol=1e-5)
+        assert (i == ref_i).all(), backend
