@@ -6,7 +6,7 @@ is downloaded. Run::
 
     pytest benchmarks/bench_embedding.py --benchmark-json=bench_embedding.json
 
-``BENCH_EMBED_N`` sets the number of images (default 4096), ``BENCH_TORCH_THREADS`` the
+``BENCH_EMBED_N`` sets the number of images (default 16384), ``BENCH_TORCH_THREADS`` the
 torch threads (default: torch's). Figures are samples per
 second, in ``extra_info`` of each benchmark; the embedder's entry also holds an
 interleaved comparison with the bare loop (best of several alternating rounds, which
@@ -25,7 +25,7 @@ from torch import nn
 
 from sklearn_curate.embedding import TorchLayerEmbedder
 
-N_IMAGES = int(os.environ.get("BENCH_EMBED_N", 4096))
+N_IMAGES = int(os.environ.get("BENCH_EMBED_N", 16384))
 if os.environ.get("BENCH_TORCH_THREADS"):  # e.g. 1 on a machine shared with other jobs
     torch.set_num_threads(int(os.environ["BENCH_TORCH_THREADS"]))
 BATCH = 256
