@@ -10,17 +10,14 @@ next to ``--out`` and renamed into place).
 Each step is one public estimator of this package (:class:`TorchLayerEmbedder`,
 :class:`GPUReducer`, :class:`OutlierFilter`, :class:`SimilarityFilter`); this module
 parses the command line and wires them together. Reading the inputs lives in
-:mod:`sklearn_curate._inputs`, writing the output folder in :mod:`sklearn_curate._outputs`.
+:mod:`sklearn_curate._inputs`, loading or training the model in :mod:`sklearn_curate._model`,
+writing the output folder in :mod:`sklearn_curate._outputs`.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
-import importlib
-import importlib.util
-import os
 import sys
 import time
 from pathlib import Path
@@ -28,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ._inputs import DEFAULT_FOLDER_IMAGE_SIZE, CurateError, Inputs, load_inputs
+from ._model import default_model, torch_threads, user_model
 from ._outputs import Decisions, build_report, staged_folder, write_tables
 
 __all__ = ["main", "build_parser", "CurateError"]
@@ -342,98 +340,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # ----------------------------------------------------------------------------------
-# model
+# the run
 # ----------------------------------------------------------------------------------
-def _load_user_model(spec: str):
-    """Import and call the ``--model`` callable.
-
-    Parameters
-    ----------
-    spec : str
-        ``MODULE:CALLABLE`` or ``path/to/file.py:CALLABLE``; the callable may be a
-        dotted attribute path and is called with no arguments.
-
-    Returns
-    -------
-    torch.nn.Module
-        What the callable returned.
-
-    Raises
-    ------
-    CurateError
-        If ``spec`` is malformed, the module cannot be imported, the attribute is
-        missing or not callable, calling it fails, or it returns no ``torch.nn.Module``.
-    """
-    import torch
-
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr:
-        raise CurateError(
-            f"--model {spec!r} is not MODULE:CALLABLE; pass e.g. 'mymodels:make_net' or "
-            "'path/to/file.py:make_net'."
-        )
-    try:
-        if module_name.endswith(".py"):
-            file = Path(module_name)
-            if not file.is_file():
-                raise CurateError(f"--model {spec!r}: file {module_name!r} does not exist.")
-            mod_spec = importlib.util.spec_from_file_location(file.stem, file)
-            module = importlib.util.module_from_spec(mod_spec)
-            mod_spec.loader.exec_module(module)
-        else:
-            if "" not in sys.path and os.getcwd() not in sys.path:
-                sys.path.insert(0, os.getcwd())  # as `python -m` does
-            module = importlib.import_module(module_name)
-    except CurateError:
-        raise
-    except Exception as exc:
-        raise CurateError(f"--model {spec!r}: cannot import {module_name!r} ({exc}).") from None
-    fn = module
-    for part in attr.split("."):
-        if not hasattr(fn, part):
-            raise CurateError(f"--model {spec!r}: {module_name!r} has no attribute {attr!r}.")
-        fn = getattr(fn, part)
-    if not callable(fn):
-        raise CurateError(f"--model {spec!r}: {attr!r} is not callable.")
-    try:
-        model = fn()
-    except Exception as exc:
-        raise CurateError(f"--model {spec!r}: calling {attr}() failed ({exc}).") from None
-    if not isinstance(model, torch.nn.Module):
-        raise CurateError(
-            f"--model {spec!r}: {attr}() returned {type(model).__name__}, not a torch.nn.Module."
-        )
-    return model
-
-
-def _check_layer(model, layer: str | None) -> str:
-    """Check that ``layer`` names a module of ``model``.
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-        The model.
-    layer : str or None
-        A dotted name as in ``model.named_modules()``.
-
-    Returns
-    -------
-    str
-        ``layer``.
-
-    Raises
-    ------
-    CurateError
-        If ``layer`` is None or not found; the message lists the model's layers.
-    """
-    names = [name for name, _ in model.named_modules() if name]
-    if layer is None:
-        raise CurateError(f"--model needs --layer; layers are: {', '.join(names)}")
-    if layer not in names:
-        raise CurateError(f"layer {layer!r} not found; layers are: {', '.join(names)}")
-    return layer
-
-
 @contextlib.contextmanager
 def _bad_data_is_user_error(step: str):
     """Report an estimator's ValueError (too few rows, ...) as one line, not a traceback.
@@ -454,55 +362,6 @@ def _bad_data_is_user_error(step: str):
         raise CurateError(f"{step} step failed: {' '.join(str(exc).split())}") from None
 
 
-@contextlib.contextmanager
-def _torch_threads(n: int | None):
-    """Run the block with ``n`` torch CPU threads, then restore the number before.
-
-    Parameters
-    ----------
-    n : int or None
-        The number of threads; None leaves it as is.
-
-    Yields
-    ------
-    int
-        The number of threads in use.
-    """
-    import torch
-
-    before = torch.get_num_threads()
-    if n is None:
-        yield before
-        return
-    torch.set_num_threads(n)
-    try:
-        yield n
-    finally:
-        torch.set_num_threads(before)
-
-
-def _cache_key(*parts) -> str:
-    """Hash arrays and plain values into a short key for ``--cache-dir`` file names.
-
-    Parameters
-    ----------
-    *parts : ndarray or object
-        Arrays are hashed by their bytes, anything else by its ``repr``.
-
-    Returns
-    -------
-    str
-        20 hex digits of the SHA-256.
-    """
-    h = hashlib.sha256()
-    for part in parts:
-        h.update(part.tobytes() if isinstance(part, np.ndarray) else repr(part).encode())
-    return h.hexdigest()[:20]
-
-
-# ----------------------------------------------------------------------------------
-# the run
-# ----------------------------------------------------------------------------------
 class _Run:
     """One ``curate`` run: the steps in order, their timings and the output files.
 
@@ -599,80 +458,6 @@ class _Run:
             detail=f"{n} inputs, {n - n_ok} corrupt, {inputs.info['kind']}",
         )
         return inputs
-
-    def user_model(self):
-        """Load ``--model`` and check its ``--layer``, before any data are read.
-
-        Returns
-        -------
-        model : torch.nn.Module
-            The user's model, as returned by its callable.
-        layer : str
-            The checked ``--layer``.
-        """
-        a = self.args
-        t = time.perf_counter()
-        model = _load_user_model(a.model)
-        layer = _check_layer(model, a.layer)
-        self.step("model", time.perf_counter() - t, detail=f"{a.model}, layer {layer}")
-        return model, layer
-
-    def model(self, inputs: Inputs):
-        """Train the built-in autoencoder on the inputs (or load it from ``--cache-dir``).
-
-        Parameters
-        ----------
-        inputs : Inputs
-            The loaded inputs.
-
-        Returns
-        -------
-        model : ConvAutoencoder or None
-            The trained model, on the CPU; None when the inputs are feature vectors.
-        layer : str or None
-            The embedding layer (``--layer`` or ``'bottleneck'``); None without a model.
-        """
-        import torch
-
-        a = self.args
-        if not inputs.is_images:
-            if a.layer is not None:
-                raise CurateError("--layer needs --model when --array holds feature vectors.")
-            return None, None
-        from ._device import resolve_device
-        from .models import DEFAULT_LAYER, ConvAutoencoder, train_autoencoder
-
-        c, h, w = inputs.data.shape[1:]
-        torch.manual_seed(a.seed)
-        model = ConvAutoencoder(in_channels=c, image_size=(h, w))
-        layer = _check_layer(model, a.layer or DEFAULT_LAYER)
-        choice = resolve_device(a.device, "embed", n_samples=inputs.data.shape[0])
-        t = time.perf_counter()
-        cached = None
-        if a.cache_dir:
-            key = _cache_key(inputs.data, a.epochs, a.seed, (c, h, w), "ConvAutoencoder-v1")
-            cached = Path(a.cache_dir) / f"autoencoder-{key}.pt"
-        if cached is not None and cached.is_file():
-            model.load_state_dict(torch.load(cached, map_location="cpu", weights_only=True))
-            model.eval()
-            detail = f"loaded {cached.name} from --cache-dir"
-        else:
-            losses = train_autoencoder(
-                model,
-                inputs.data,
-                epochs=a.epochs,
-                device=choice.device,
-                random_state=a.seed,
-                progress=self.progress,
-            )
-            model.cpu()
-            if cached is not None:
-                cached.parent.mkdir(parents=True, exist_ok=True)
-                torch.save(model.state_dict(), cached)
-            last = f", final loss {losses[-1]:.4f}" if losses else ""
-            detail = f"ConvAutoencoder, {a.epochs} epochs{last}"
-        self.step("train", time.perf_counter() - t, choice.device, "torch", detail)
-        return model, layer
 
     def embed(self, inputs: Inputs, model, layer) -> np.ndarray:
         """Embed the readable inputs with one layer of the model.
@@ -807,7 +592,6 @@ class _Run:
         return np.asarray(filt.scores_, dtype=np.float64), support, dup
 
     # -- whole run -------------------------------------------------------------------
-    # -- whole run -------------------------------------------------------------------
     def run(self) -> dict:
         """Check the options, run every step and write the output folder.
 
@@ -834,7 +618,7 @@ class _Run:
                     resolve_device("cuda", step)
             except (RuntimeError, ImportError) as exc:
                 raise CurateError(f"--device cuda: {exc}") from None
-        user_model = self.user_model() if a.model is not None else None
+        loaded = user_model(a.model, a.layer, self.step) if a.model is not None else None
         inputs = self.load()
         n_valid = int(inputs.valid.sum())
         n_out = int(round(a.outlier_fraction * n_valid))
@@ -850,8 +634,17 @@ class _Run:
                 "inputs, leaving none; lower them."
             )
         threads = a.threads or (None if a.model is not None else 1)
-        with _torch_threads(threads) as self.threads:
-            model, layer = user_model or self.model(inputs)
+        with torch_threads(threads) as self.threads:
+            model, layer = loaded or default_model(
+                inputs,
+                a.layer,
+                epochs=a.epochs,
+                seed=a.seed,
+                device=a.device,
+                cache_dir=a.cache_dir,
+                progress=self.progress,
+                step=self.step,
+            )
             Z = self.embed(inputs, model, layer)
         with _bad_data_is_user_error("reduce"):
             R = self.reduce(Z)
