@@ -618,6 +618,10 @@ class _Run:
                     resolve_device("cuda", step)
             except (RuntimeError, ImportError) as exc:
                 raise CurateError(f"--device cuda: {exc}") from None
+        if a.model is not None:
+            import torch
+
+            torch.manual_seed(a.seed)  # a user model with random weights is reproducible too
         loaded = user_model(a.model, a.layer, self.step) if a.model is not None else None
         inputs = self.load()
         n_valid = int(inputs.valid.sum())

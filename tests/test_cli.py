@@ -288,6 +288,17 @@ def test_user_model_and_layer(user_model, tmp_path):
     assert report["parameters"]["layer"] == "features.conv"
 
 
+def test_user_model_with_random_weights_is_reproducible(user_model, tmp_path):
+    # --seed seeds torch before the user's callable builds its (random) weights
+    args = ["curate", "--array", str(user_model), "--reducer", "none", "-q"]
+    args += ["--model", "curate_user_model:make_model", "--layer", "features.conv"]
+    for name in ("a", "b"):
+        assert main([*args, "--out", str(tmp_path / name), "--seed", "3"]) == 0
+    emb_a, emb_b = (np.load(tmp_path / n / "embeddings.npy") for n in ("a", "b"))
+    assert np.array_equal(emb_a, emb_b)
+    assert (tmp_path / "a" / "kept.txt").read_text() == (tmp_path / "b" / "kept.txt").read_text()
+
+
 def test_user_model_from_file_path(user_model, tmp_path):
     out = tmp_path / "out"
     spec = f"{tmp_path / 'curate_user_model.py'}:make_model"
