@@ -105,6 +105,11 @@ class GPUReducer(TransformerMixin, BaseEstimator):
         UMAP: minimum distance between embedded points (output units).
     metric : str or callable, default="euclidean"
         UMAP: distance of the input space.
+    whiten : bool, default=False
+        PCA only: divide each component by the square root of its explained
+        variance, so every output column has unit variance (scikit-learn's
+        ``PCA(whiten=True)``, on the GPU path too). Distance-based filters downstream
+        then weigh every component alike instead of the few largest.
     random_state : int, RandomState instance or None, default=None
         Seed of UMAP's initialisation and optimisation (an int makes umap-learn run
         single-threaded, hence reproducible) and of randomised PCA solvers.
@@ -186,6 +191,7 @@ class GPUReducer(TransformerMixin, BaseEstimator):
         "n_neighbors": [Interval(Integral, 2, None, closed="left")],
         "min_dist": [Interval(Real, 0, None, closed="left")],
         "metric": [str, callable],
+        "whiten": ["boolean"],
         "random_state": ["random_state"],
         "device": [StrOptions({"auto", "cpu", "cuda"})],
         "method_kwargs": [dict, None],
@@ -199,6 +205,7 @@ class GPUReducer(TransformerMixin, BaseEstimator):
         n_neighbors=15,
         min_dist=0.1,
         metric="euclidean",
+        whiten=False,
         random_state=None,
         device="auto",
         method_kwargs=None,
@@ -208,6 +215,7 @@ class GPUReducer(TransformerMixin, BaseEstimator):
         self.n_neighbors = n_neighbors
         self.min_dist = min_dist
         self.metric = metric
+        self.whiten = whiten
         self.random_state = random_state
         self.device = device
         self.method_kwargs = method_kwargs
@@ -296,7 +304,10 @@ class GPUReducer(TransformerMixin, BaseEstimator):
 
         kwargs = dict(self.method_kwargs or {})
         self.estimator_ = sklearn.decomposition.PCA(
-            n_components=self.n_components_, random_state=self.random_state, **kwargs
+            n_components=self.n_components_,
+            whiten=self.whiten,
+            random_state=self.random_state,
+            **kwargs,
         )
         Xt = self.estimator_.fit_transform(X)
         self.components_ = self.estimator_.components_
@@ -312,7 +323,10 @@ class GPUReducer(TransformerMixin, BaseEstimator):
         t = _as_torch(X).to(self.device_)
         mean, comps, var, ratio = _torch_pca_fit(t, self.n_components_)
         dtype = t.dtype if t.is_floating_point() else torch.float64
-        self._mean_t, self._components_t = mean.to(dtype), comps.to(dtype)
+        projection = comps
+        if self.whiten:  # as scikit-learn: scale each component by 1 / sqrt(variance)
+            projection = comps / torch.sqrt(var.clamp_min(torch.finfo(var.dtype).tiny))[:, None]
+        self._mean_t, self._components_t = mean.to(dtype), projection.to(dtype)
         self.mean_, self.components_ = to_numpy(mean), to_numpy(comps)
         self.explained_variance_ = to_numpy(var)
         self.explained_variance_ratio_ = to_numpy(ratio)
@@ -321,6 +335,11 @@ class GPUReducer(TransformerMixin, BaseEstimator):
     # -- the estimator API ---------------------------------------------------------------
     def _fit(self, X):
         self._validate_params()
+        if self.whiten and self.method != "pca":
+            raise ValueError(
+                f"whiten=True applies to method='pca' only; got method={self.method!r}. "
+                "Drop whiten or use method='pca'."
+            )
         try:
             n_samples = len(X)
         except TypeError:  # not a sequence: validate_data below says what is wrong

@@ -81,6 +81,22 @@ def test_torch_pca_equals_sklearn(digits, monkeypatch):
     assert red.fit(X32).transform(X32).dtype == np.float32
 
 
+@pytest.mark.parametrize("backend", ["sklearn", "torch"])
+def test_whitened_pca_has_unit_variance_on_both_backends(digits, monkeypatch, backend):
+    X, _ = digits
+    monkeypatch.setattr(reduction, "resolve_device", lambda *a: DeviceChoice("cpu", backend))
+    red = GPUReducer("pca", n_components=8, whiten=True).fit(X[:1000])
+    Z = red.transform(X[:1000])
+    np.testing.assert_allclose(Z.std(axis=0, ddof=1), 1.0, rtol=1e-6)
+    ref = PCA(n_components=8, whiten=True, svd_solver="full").fit(X[:1000])
+    np.testing.assert_allclose(np.abs(red.transform(X[1000:])), np.abs(ref.transform(X[1000:])), atol=1e-6)
+
+
+def test_whiten_refused_for_umap(digits):
+    with pytest.raises(ValueError, match="whiten=True applies to method='pca' only"):
+        GPUReducer("umap", whiten=True).fit(digits[0][:50])
+
+
 def test_torch_pca_handles_constant_data():
     mean, comps, var, ratio = _torch_pca_fit(torch.ones(5, 3), 2)
     assert comps.shape == (2, 3) and float(var.sum()) == 0.0 and float(ratio.sum()) == 0.0
