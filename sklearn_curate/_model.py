@@ -212,7 +212,7 @@ def default_model(
     inputs : Inputs
         The loaded inputs.
     layer : str or None
-        ``--layer``; None means ``'bottleneck'``.
+        ``--layer``; None means ``'encoder'``.
     epochs : int
         ``--epochs``: training epochs (0 = untrained).
     seed : int
@@ -233,7 +233,7 @@ def default_model(
     model : ConvAutoencoder or None
         The trained model, on the CPU; None when the inputs are feature vectors.
     layer : str or None
-        The embedding layer (``layer`` or ``'bottleneck'``); None without a model.
+        The embedding layer (``layer`` or ``'encoder'``); None without a model.
 
     Raises
     ------

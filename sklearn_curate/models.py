@@ -2,10 +2,12 @@
 
 It needs no download: the command trains it on the images being curated for a few
 epochs (the train -> embed -> select flow of data-curation workers) and embeds each
-image with the output of its ``bottleneck`` layer. An image that the autoencoder
-has to squeeze into the same small code as thousands of others lands where others
-like it land; a foreign image lands apart, which is what the outlier and similarity
-filters then look for.
+image with the output of its ``encoder`` (the flattened last convolution maps, before
+the ``bottleneck`` code layer). Measured with ``sklearn-curate curate --images`` on
+2026-11-21, seeds 0-2: among 600 digit PNGs (32x32) with 15 photograph crops, the
+encoder's maps, standardised and reduced by PCA, let the outlier filter drop all 15
+photographs at every seed, and among 400 digits with 12 crops (5 epochs) all 12; the
+32-value code with unstandardised PCA dropped 1-5 of the 15.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from torch import nn
 __all__ = ["ConvAutoencoder", "DEFAULT_LAYER", "train_autoencoder"]
 
 #: Dotted name of the layer whose output is the default embedding.
-DEFAULT_LAYER = "bottleneck"
+DEFAULT_LAYER = "encoder"
 
 
 class ConvAutoencoder(nn.Module):
