@@ -1,0 +1,332 @@
+"""CoverageScorer: exact agreement with DataEval's coverage, curator contract, digits."""
+
+import pickle
+
+import numpy as np
+import pytest
+from imblearn.pipeline import make_pipeline
+from scipy.spatial.distance import cdist
+from sklearn.base import clone
+from sklearn.datasets import load_digits
+from sklearn.decomposition import PCA
+from sklearn.model_selection import GridSearchCV
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sklearn_curate.coverage import CoverageScorer, naive_coverage_radius
+
+
+# -- data -------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def digits_embedding():
+    """Digits, standardised, PCA to 10 dims, min-max scaled to [0, 1] (the issue's data)."""
+    X, y = load_digits(return_X_y=True)
+    P = PCA(10, random_state=0).fit_transform(StandardScaler().fit_transform(X))
+    return MinMaxScaler().fit_transform(P), y
+
+
+def grid(side, dims, n_copies=0, seed=0):
+    """Integer grid points scaled to [0, 1], shuffled, optionally with exact copies.
+
+    Most critical radii tie (few distinct lattice distances), so which indices
+    DataEval returns at the cut-off depends on its (non-stable) sort.
+    """
+    g = np.stack(np.meshgrid(*[np.arange(side)] * dims, indexing="ij"), -1).reshape(-1, dims)
+    g = g / (side - 1)
+    rng = np.random.default_rng(seed)
+    if n_copies:
+        g = np.concatenate([g, g[rng.choice(len(g), n_copies, replace=False)]])
+    return g[rng.permutation(len(g))]
+
+
+def brute_radii(X, k, query=None):
+    """k-th nearest-neighbour distance by a full distance matrix (self excluded)."""
+    if query is None:
+        D = cdist(X, X)
+        np.fill_diagonal(D, np.inf)
+    else:
+        D = cdist(query, X)
+    return np.sort(D, axis=1)[:, k - 1]
+
+
+def assert_same_as_dataeval(c, de, ordered=True):
+    np.testing.assert_array_equal(c.critical_radii_, de["critical_value_radii"])  # bit for bit
+    assert c.critical_radii_.dtype == np.float32
+    assert c.coverage_radius_ == de["coverage_radius"]
+    if ordered:
+        np.testing.assert_array_equal(c.uncovered_indices_, de["uncovered_indices"])
+    else:  # naive: DataEval lists them by index, we list them most isolated first
+        np.testing.assert_array_equal(np.sort(c.uncovered_indices_), de["uncovered_indices"])
+
+
+# -- exact agreement with DataEval --------------------------------------------------------
+def test_digits_naive_matches_dataeval(digits_embedding):
+    core = pytest.importorskip("dataeval.core")
+    E, _ = digits_embedding
+    de = core.coverage_naive(E, 20)
+    c = CoverageScorer(20, method="naive", device="cpu").fit(E)
+    assert_same_as_dataeval(c, de, ordered=False)
+    # the issue's figures
+    assert len(c.uncovered_indices_) == 8
+    assert c.coverage_radius_ == pytest.approx(0.6224, abs=5e-5)
+    assert c.coverage_radius_ == naive_coverage_radius(*E.shape, 20)
+    # most isolated first
+    assert (np.diff(c.critical_radii_[c.uncovered_indices_]) <= 0).all()
+    assert (c.critical_radii_[c.uncovered_indices_] > c.coverage_radius_).all()
+
+
+def test_digits_adaptive_matches_dataeval(digits_embedding):
+    core = pytest.importorskip("dataeval.core")
+    E, _ = digits_embedding
+    de = core.coverage_adaptive(E, 20, 0.01)
+    c = CoverageScorer(20, method="adaptive", fraction=0.01, device="cpu").fit(E)
+    assert_same_as_dataeval(c, de)
+    assert len(c.uncovered_indices_) == 17  # int(max(1797 * 0.01, 1))
+    assert c.coverage_radius_ == pytest.approx(0.4807, abs=5e-5)
+    np.testing.assert_allclose(c.critical_radii_, brute_radii(E, 20), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("side,dims,n_copies", [(7, 3, 0), (7, 3, 40), (12, 2, 0), (4, 5, 100)])
+@pytest.mark.parametrize("k", [1, 5, 20])
+def test_ties_match_dataeval(side, dims, n_copies, k):
+    """Lattice data: a handful of distinct radii, ties at every cut-off."""
+    core = pytest.importorskip("dataeval.core")
+    X = grid(side, dims, n_copies)
+    tied_cutoffs = 0
+    for fraction in (0.0, 0.01, 0.05, 0.2, 0.5):
+        c = CoverageScorer(k, fraction=fraction, device="cpu").fit(X)
+        assert_same_as_dataeval(c, core.coverage_adaptive(X, k, fraction))
+        r = np.sort(c.critical_radii_)[::-1]
+        s = int(max(len(X) * fraction, 1))
+        tied_cutoffs += bool(r[s - 1] == r[s])
+    assert tied_cutoffs >= 3, "the data should put ties at the cut-off"
+    assert len(np.unique(c.critical_radii_)) < len(X) // 10
+    c = CoverageScorer(k, method="naive", device="cpu").fit(X)
+    assert_same_as_dataeval(c, core.coverage_naive(X, k), ordered=False)
+
+
+def test_random_data_matches_dataeval():
+    core = pytest.importorskip("dataeval.core")
+    rng = np.random.default_rng(3)
+    for trial in range(6):
+        n, d = int(rng.integers(30, 400)), int(rng.integers(1, 15))
+        X = rng.uniform(size=(n, d)) ** rng.uniform(1, 4)  # uneven density
+        if trial % 2:
+            X = X.astype(np.float32)
+        k = int(rng.integers(1, min(25, n - 1)))
+        fraction = float(rng.uniform(0, 0.3))
+        c = CoverageScorer(k, fraction=fraction, device="cpu").fit(X)
+        assert_same_as_dataeval(c, core.coverage_adaptive(X, k, fraction))
+        c.set_params(method="naive").fit(X)
+        assert_same_as_dataeval(c, core.coverage_naive(X, k), ordered=False)
+
+
+# -- the seed's check on digits ---------------------------------------------------------
+def test_least_covered_digits(digits_embedding):
+    """Among the 1% least covered digits, 4s and 7s dominate (11 of 17), as in DataEval."""
+    core = pytest.importorskip("dataeval.core")
+    E, y = digits_embedding
+    c = CoverageScorer(20, fraction=0.01, device="cpu").fit(E, y)
+    de = core.coverage_adaptive(E, 20, 0.01)
+    assert set(c.uncovered_indices_) == set(de["uncovered_indices"].tolist())
+    counts = np.bincount(y[c.uncovered_indices_], minlength=10)
+    top = np.argsort(counts, kind="stable")[::-1][:2]
+    assert set(top.tolist()) == {4, 7}
+    assert counts[4] == 7 and counts[7] == 4
+    assert (counts[4] + counts[7]) / counts.sum() > 0.6
+    assert counts[0] == counts[5] == 0  # the compact classes are never uncovered
+
+
+# -- per-class coverage ---------------------------------------------------------------------
+@pytest.mark.parametrize("method", ["adaptive", "naive"])
+def test_per_class_matches_dataeval_on_each_class(digits_embedding, method):
+    core = pytest.importorskip("dataeval.core")
+    E, y = digits_embedding
+    c = CoverageScorer(20, method=method, fraction=0.05, device="cpu").fit(E, y)
+    assert sorted(c.uncovered_indices_by_class_) == list(range(10))
+    assert c.small_classes_ == []
+    for label, got in c.uncovered_indices_by_class_.items():
+        rows = np.flatnonzero(y == label)
+        if method == "adaptive":
+            de = core.coverage_adaptive(E[rows], 20, 0.05)
+            np.testing.assert_array_equal(got, rows[de["uncovered_indices"]])
+        else:
+            de = core.coverage_naive(E[rows], 20)
+            np.testing.assert_array_equal(np.sort(got), rows[de["uncovered_indices"]])
+        assert c.coverage_radius_by_class_[label] == de["coverage_radius"]
+        assert (y[got] == label).all()
+
+
+def test_per_class_small_classes_and_no_labels():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(80, 3))
+    y = np.array(["a"] * 70 + ["b"] * 10)
+    c = CoverageScorer(15, device="cpu").fit(X, y)
+    assert list(c.uncovered_indices_by_class_) == ["a"] and c.small_classes_ == ["b"]
+    assert CoverageScorer(15, device="cpu").fit(X).uncovered_indices_by_class_ is None
+    c = CoverageScorer(15, device="cpu").fit(X, rng.normal(size=80))  # regression target
+    assert c.uncovered_indices_by_class_ is None
+
+
+# -- the curator contract -------------------------------------------------------------------
+def test_fit_resample_drops_least_covered(digits_embedding):
+    E, y = digits_embedding
+    c = CoverageScorer(20, fraction=0.01, device="cpu")
+    w = np.arange(len(E), dtype=float)
+    Xr, yr, cut = c.fit_resample(E, y, sample_weight=w)
+    assert c.n_removed_ == round(0.01 * len(E)) == 18 == len(E) - len(Xr)
+    dropped = np.flatnonzero(~c.support_)
+    np.testing.assert_array_equal(np.sort(c.ranking_[:18]), dropped)
+    # the 17 uncovered rows (DataEval's floor count) plus the next one
+    assert set(c.uncovered_indices_) < set(dropped)
+    np.testing.assert_array_equal(cut["sample_weight"], w[c.sample_indices_])
+    np.testing.assert_array_equal(yr, y[c.sample_indices_])
+    np.testing.assert_array_equal(c.scores_, -c.critical_radii_.astype(np.float64))
+    assert c.scores_[dropped].max() <= c.scores_[c.support_].min()
+
+
+def test_naive_fraction_and_cutoff_are_independent(digits_embedding):
+    E, _ = digits_embedding
+    for fraction in (0.0, 0.002, 0.01, 0.1):
+        c = CoverageScorer(20, method="naive", fraction=fraction, device="cpu").fit(E)
+        assert len(c.uncovered_indices_) == 8  # the naive radius ignores fraction
+        assert c.n_removed_ == round(fraction * len(E))
+        np.testing.assert_array_equal(c.uncovered_indices_, c.ranking_[:8])
+        dropped = set(np.flatnonzero(~c.support_))
+        uncovered = set(c.uncovered_indices_.tolist())
+        assert dropped <= uncovered or uncovered <= dropped
+
+
+def test_ties_dropped_deterministically():
+    X = grid(7, 3)
+    a = CoverageScorer(5, fraction=0.1, device="cpu").fit(X)
+    b = CoverageScorer(5, fraction=0.1, device="cpu").fit(X.copy())
+    np.testing.assert_array_equal(a.support_, b.support_)
+    assert a.n_removed_ == round(0.1 * len(X))
+
+
+def test_score_samples_new_points(digits_embedding):
+    E, _ = digits_embedding
+    c = CoverageScorer(20, device="cpu").fit(E[:1500])
+    new = E[1500:]
+    s = c.score_samples(new)
+    assert s.shape == (len(new),) and s.dtype == np.float64
+    np.testing.assert_allclose(-s, brute_radii(E[:1500], 20, new), rtol=0, atol=1e-6)
+    # a far-away point is less covered than any training point; a training centroid more
+    far, centre = np.full((1, 10), 1.2), E[:1500].mean(0, keepdims=True)
+    assert c.score_samples(far)[0] < c.scores_.min()
+    assert c.score_samples(centre)[0] > np.median(c.scores_)
+    with pytest.raises(ValueError, match="NaN|infinity"):
+        c.score_samples(np.full((1, 10), np.nan))
+    with pytest.raises(ValueError, match="features"):
+        c.score_samples(new[:, :5])
+
+
+def test_pipeline_with_scaler_and_gridsearch():
+    X, y = load_digits(return_X_y=True)
+    pipe = make_pipeline(MinMaxScaler(), CoverageScorer(10, device="cpu"), KNeighborsClassifier(3))
+    gs = GridSearchCV(pipe, {"coveragescorer__fraction": [0.0, 0.05]}, cv=3).fit(X, y)
+    assert gs.best_score_ > 0.9
+    assert gs.best_estimator_.named_steps["coveragescorer"].n_removed_ in (0, 60)
+
+
+# -- errors -----------------------------------------------------------------------------
+def test_errors():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(50, 3))
+    with pytest.raises(ValueError, match="NaN"):
+        CoverageScorer(5, device="cpu").fit(np.where(np.eye(50, 3) > 0, np.nan, X))
+    for fraction in (-0.1, 1.0, 1.5):
+        with pytest.raises(ValueError, match="fraction"):
+            CoverageScorer(5, fraction=fraction, device="cpu").fit(X)
+    with pytest.raises(ValueError, match=r"more samples than n_neighbors=50.*at most 49"):
+        CoverageScorer(50, device="cpu").fit(X)
+    CoverageScorer(49, device="cpu").fit(X)  # n = k + 1 is enough
+    with pytest.raises(ValueError, match=r"unit interval \[0, 1\].*MinMaxScaler"):
+        CoverageScorer(5, device="cpu").fit(X * 2 - 0.5)
+    with pytest.raises(ValueError, match="method"):
+        CoverageScorer(5, method="exact", device="cpu").fit(X)
+    with pytest.raises(ValueError, match="n_neighbors"):
+        CoverageScorer(0, device="cpu").fit(X)
+
+
+def test_clone_and_pickle(digits_embedding):
+    E, y = digits_embedding
+    c = CoverageScorer(7, method="naive", fraction=0.03, device="cpu")
+    assert clone(c).get_params() == c.get_params()
+    c.fit(E, y)
+    g = pickle.loads(pickle.dumps(c))
+    for attr in ("scores_", "support_", "sample_indices_", "critical_radii_", "uncovered_indices_"):
+        np.testing.assert_array_equal(getattr(g, attr), getattr(c, attr))
+    assert g.coverage_radius_ == c.coverage_radius_
+    np.testing.assert_array_equal(g.score_samples(E[:20]), c.score_samples(E[:20]))
+
+
+# -- scikit-learn's estimator checks -------------------------------------------------------
+# CoverageScorer refuses training data outside [0, 1] by design (see its Notes), and most
+# of scikit-learn's checks fit on normal or shifted data. So the checks run twice:
+# on CoverageScorer itself, where exactly the checks that fit on such data are expected
+# to fail (each with our unit-interval ValueError), and on a test-only subclass that
+# maps its training data into (0, 1) first, so that those checks still exercise the
+# whole contract (pickling, idempotence, sample-order invariance, dtypes, ...).
+_OUT_OF_RANGE_CHECKS = [
+    "check_estimators_dtypes",
+    "check_fit_check_is_fitted",
+    "check_fit_idempotent",
+    "check_n_features_in",
+    "check_n_features_in_after_fitting",
+    "check_fit2d_predict1d",
+    "check_fit2d_1feature",
+    "check_dict_unchanged",
+    "check_dont_overwrite_parameters",
+    "check_estimators_overwrite_params",
+    "check_estimators_fit_returns_self",
+    "check_readonly_memmap_input",
+    "check_positive_only_tag_during_fit",
+    "check_pipeline_consistency",
+    "check_estimators_pickle",
+    "check_f_contiguous_array_estimator",
+    "check_methods_sample_order_invariance",
+    "check_methods_subset_invariance",
+]
+
+
+def _expected_failed_checks(estimator):
+    if isinstance(estimator, _SquashedCoverageScorer):
+        return {}
+    reason = "fits on data outside [0, 1], which CoverageScorer refuses by design"
+    return {name: reason for name in _OUT_OF_RANGE_CHECKS}
+
+
+class _SquashedCoverageScorer(CoverageScorer):
+    """Test-only: maps the training data into (0, 1) with 0.5 + arctan(x) / pi."""
+
+    def _validate_X(self, X, y=None, *, reset=True, min_samples=1):
+        X, y = super()._validate_X(X, y, reset=reset, min_samples=min_samples)
+        return 0.5 + np.arctan(X) / np.pi, y
+
+
+@parametrize_with_checks(
+    [CoverageScorer(n_neighbors=3, device="cpu"), _SquashedCoverageScorer(3, device="cpu")],
+    expected_failed_checks=_expected_failed_checks,
+)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+def test_expected_check_failures_are_the_range_error():
+    """Each expected failure above fails with the unit-interval error and nothing else."""
+    from sklearn.utils.estimator_checks import check_estimator
+
+    results = check_estimator(
+        CoverageScorer(n_neighbors=3, device="cpu"),
+        on_fail=None,
+        expected_failed_checks=_expected_failed_checks(None),
+    )
+    failed = {r["check_name"]: r["exception"] for r in results if r["status"] == "xfail"}
+    assert sorted(failed) == sorted(_OUT_OF_RANGE_CHECKS)
+    for exc in failed.values():
+        # check_positive_only_tag_during_fit re-raises our error as an AssertionError
+        chain = [exc, exc.__cause__, exc.__context__]
+        assert any("unit interval [0, 1]" in str(e) for e in chain if e is not None), exc
