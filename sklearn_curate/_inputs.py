@@ -4,11 +4,15 @@ Every loader returns an :class:`Inputs`: one id per input (the order of ``scores
 and the readable inputs as images ``(n_valid, C, H, W)`` in [0, 1] or feature vectors
 ``(n_valid, d)``. Unreadable inputs (corrupt, empty or truncated image files; array rows
 with NaN or inf) keep their id and get a one-line reason for ``corrupt.txt``; the run
-goes on without them. Problems with the input as a whole raise :class:`CurateError`.
+goes on without them. In an image folder, a file whose bytes are identical to an
+earlier file's (by input order) is an exact duplicate: it is neither read nor embedded,
+and is listed with the id of the first copy. Problems with the input as a whole raise
+:class:`CurateError`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,9 +52,13 @@ class Inputs:
     data : ndarray of shape (n_valid, C, H, W) or (n_valid, d), dtype float32
         The readable inputs only: images in [0, 1] or feature vectors.
     valid : ndarray of shape (n_inputs,), dtype bool
-        Which inputs are readable (the rows of ``data``).
+        Which inputs are readable and embedded (the rows of ``data``); False for
+        unreadable inputs and exact duplicates.
     reasons : dict of int to str
         Why each unreadable input could not be used, by position in ``ids``.
+    exact_duplicate_of : dict of int to int
+        For each file whose bytes equal an earlier file's, the position of the first
+        copy, by position in ``ids`` (image folders only; empty otherwise).
     labels : list of str or None
         The class of each input (sub-folder name or digit), if any.
     is_images : bool
@@ -67,6 +75,7 @@ class Inputs:
     data: np.ndarray
     valid: np.ndarray
     reasons: dict = field(default_factory=dict)
+    exact_duplicate_of: dict = field(default_factory=dict)
     labels: list | None = None
     is_images: bool = True
     info: dict = field(default_factory=dict)
@@ -228,6 +237,40 @@ def _read_image_files(paths: list, image_size: int, progress: bool):
     return images, ok, reasons
 
 
+def _exact_duplicates(paths: list) -> dict:
+    """Find files whose bytes equal an earlier file's.
+
+    Parameters
+    ----------
+    paths : list of Path
+        The files, in input order.
+
+    Returns
+    -------
+    dict of int to int
+        Position of each repeated file -> position of its first copy. Empty
+        (zero-byte) and unreadable files are left out: they are corrupt, not copies.
+    """
+    first_of: dict = {}
+    exact = {}
+    for i, path in enumerate(paths):
+        try:
+            if os.path.getsize(path) == 0:
+                continue
+            h = hashlib.blake2b(digest_size=20)
+            with open(path, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+        except OSError:
+            continue
+        key = h.digest()
+        if key in first_of:
+            exact[i] = first_of[key]
+        else:
+            first_of[key] = i
+    return exact
+
+
 def _folder_inputs(folder: str, image_size: int, progress: bool) -> Inputs:
     """The image files in a folder, searched recursively; sub-folders are classes.
 
@@ -277,7 +320,16 @@ def _folder_inputs(folder: str, image_size: int, progress: bool) -> Inputs:
     # input order: relative paths, sorted as strings
     rel = sorted(p.relative_to(root).as_posix() for p in paths)
     paths = [root / r for r in rel]
-    stack, ok, reasons = _read_image_files(paths, image_size, progress)
+    exact = _exact_duplicates(paths)
+    unique = [i for i in range(len(paths)) if i not in exact]
+    stack, ok_u, reasons_u = _read_image_files([paths[i] for i in unique], image_size, progress)
+    ok = np.zeros(len(paths), dtype=bool)
+    ok[unique] = ok_u
+    reasons = {unique[j]: r for j, r in reasons_u.items()}
+    for i, first in list(exact.items()):
+        if first in reasons:  # a copy of an unreadable file is unreadable too
+            reasons[i] = f"same bytes as {rel[first]}: {reasons[first]}"
+            del exact[i]
     if not ok.any():
         first = "; ".join(f"{rel[i]}: {r}" for i, r in list(reasons.items())[:3])
         raise CurateError(
@@ -300,8 +352,10 @@ def _folder_inputs(folder: str, image_size: int, progress: bool) -> Inputs:
             "image_shape": list(data.shape[1:]),
             "color": "grayscale" if gray else "rgb",
             "ignored_files": ignored,
+            "exact_duplicates": len(exact),
             "classes": sorted(set(labels)) if labels else None,
         },
+        exact_duplicate_of=exact,
     )
 
 

@@ -28,6 +28,7 @@ LIST_FILES = {
     "outlier": "removed_outliers.txt",
     "similar": "removed_similar.txt",
     "corrupt": "corrupt.txt",
+    "exact_duplicate": "removed_exact_duplicates.txt",
 }
 _VERSIONED = (
     "sklearn-curate",
@@ -56,7 +57,8 @@ class Decisions:
     similarity_score : ndarray of shape (n_inputs,)
         ``SimilarityFilter.scores_``; NaN for corrupt inputs and outliers.
     duplicate_of : ndarray of shape (n_inputs,), dtype int64
-        Input position of the kept row a similar row stands for; -1 otherwise.
+        Input position of the kept row a similar row stands for, or of the first
+        copy of an exact duplicate; -1 otherwise.
     """
 
     decision: np.ndarray
@@ -65,7 +67,9 @@ class Decisions:
     duplicate_of: np.ndarray
 
     @classmethod
-    def from_filters(cls, valid, o_scores, o_support, s_scores, s_support, dup) -> Decisions:
+    def from_filters(
+        cls, valid, o_scores, o_support, s_scores, s_support, dup, exact=None
+    ) -> Decisions:
         """Map the two filters' results back to input positions.
 
         Parameters
@@ -77,6 +81,9 @@ class Decisions:
         s_scores, s_support, dup : ndarray of shape (n_valid - n_outliers,)
             The similarity filter's scores, kept mask and ``duplicate_of_`` (indices
             into its own rows, -1 for none), over the rows the outlier filter kept.
+        exact : dict of int to int, optional
+            Exact duplicates (input position -> position of the first copy); they
+            are not in ``valid``. Other inputs not in ``valid`` are corrupt.
 
         Returns
         -------
@@ -95,6 +102,9 @@ class Decisions:
         duplicate_of = np.full(n, -1, dtype=np.int64)
         has_dup = (~s_support) & (dup >= 0)
         duplicate_of[rest[has_dup]] = rest[dup[has_dup]]
+        for i, first in (exact or {}).items():
+            decision[i] = "exact_duplicate"
+            duplicate_of[i] = first
         return cls(decision, outlier_score, similarity_score, duplicate_of)
 
     def counts(self) -> dict:
@@ -163,7 +173,8 @@ def build_report(
         "parameters": parameters,
         "counts": counts,
         "counting_rule": (
-            "n = readable inputs (corrupt excluded); the outlier step drops "
+            "n = readable inputs (corrupt files and exact byte-for-byte copies of an "
+            "earlier file excluded); the outlier step drops "
             "round(outlier_fraction * n) rows, then the similarity step drops "
             "round(similar_fraction * n) of the rows left."
         ),
@@ -183,8 +194,8 @@ def build_report(
             "SimilarityFilter.scores_, the distance to the nearest other kept row, or "
             "for similar rows the distance at which they were removed; empty for "
             "outliers, which that step did not see. Higher = more typical for both; "
-            "both empty for corrupt rows. duplicate_of: the nearest kept id of a "
-            "similar row. label: the class folder (or digit) if any.",
+            "both empty for corrupt rows and exact duplicates. duplicate_of: the "
+            "nearest kept id of a similar row, or the first copy of an exact duplicate. label: the class folder (or digit) if any.",
         },
     }
     if inputs.faults is not None:
@@ -246,9 +257,11 @@ def write_tables(
     for decision, name in LIST_FILES.items():
         with open(folder / name, "w", encoding="utf-8") as fh:
             for i in np.flatnonzero(decisions.decision == decision):
-                reason = (
-                    f"\t{inputs.reasons.get(int(i), 'unreadable')}" if decision == "corrupt" else ""
-                )
+                reason = ""
+                if decision == "corrupt":
+                    reason = f"\t{inputs.reasons.get(int(i), 'unreadable')}"
+                elif decision == "exact_duplicate":
+                    reason = f"\t{ids[decisions.duplicate_of[i]]}"
                 fh.write(f"{ids[i]}{reason}\n")
     with open(folder / "scores.csv", "w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)

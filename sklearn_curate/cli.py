@@ -50,7 +50,7 @@ convolution). Before the filters the embedding is standardised and reduced
 (--reducer).
 
 How many rows are dropped: let n be the number of readable inputs (corrupt files
-excluded). The outlier step (OutlierFilter: HDBSCAN's GLOSH score) drops
+and exact byte-for-byte copies of an earlier file excluded). The outlier step (OutlierFilter: HDBSCAN's GLOSH score) drops
 round(outlier_fraction * n) rows, the most outlying first; the similarity step
 (SimilarityFilter: one member of the closest remaining pair at a time) then runs
 on the rows left and drops round(similar_fraction * n) more. Both fractions are
@@ -64,17 +64,26 @@ output folder (--out):
   removed_outliers.txt  ids dropped by the outlier step
   removed_similar.txt   ids dropped as near-duplicates
   corrupt.txt           unreadable inputs: id<TAB>reason
+  removed_exact_duplicates.txt  image files whose bytes equal an earlier file's
+                        (not embedded): id<TAB>id of the first copy
   scores.csv            one row per input: id, outlier_score (-GLOSH, in [-1, 0]),
                         similarity_score (distance to the nearest kept row; for
                         similar rows the distance at removal; empty for outliers),
-                        decision (kept|outlier|similar|corrupt), duplicate_of (the
-                        kept id a similar row stands for), label (class folder)
+                        decision (kept|outlier|similar|corrupt|exact_duplicate),
+                        duplicate_of (the kept id a similar row stands for, or
+                        the first copy of an exact duplicate), label (class folder)
                         Higher scores = more typical; empty cells for corrupt rows.
   embeddings.npy        layer output, one row per readable input, in scores.csv order
   embeddings_reduced.npy  the reduced rows the filters saw (not with --reducer none)
-  report.json, report.html  parameters, counts, timings, devices, versions
+  report.json           parameters, counts, timings, devices, versions and every
+                        number of report.html (under "figures")
+  report.html           self-contained page (opens offline): summary, 2D and 3D
+                        views of the embedding with the image on hover, nearest-
+                        neighbour distances before/after, removed images beside
+                        their nearest kept image, counts per class
+  run.log               the progress lines printed during the run
 Ids are paths relative to --images (with '/'), or row indices for arrays and the
-built-in data. Every input is in exactly one of the four .txt lists.
+built-in data. Every input is in exactly one of the five .txt lists.
 
 exit status: 0 ok; 2 bad command line; 1 bad input or a failed step (one-line message).
 
@@ -380,17 +389,20 @@ class _Run:
         self.argv = list(argv)
         self.progress = not args.quiet
         self.steps: list[dict] = []
+        self.log_lines: list[str] = []
         self.t0 = time.perf_counter()
 
     # -- logging ----------------------------------------------------------------------
     def log(self, msg: str) -> None:
-        """Print a progress line on stderr unless ``--quiet``.
+        """Print a progress line on stderr unless ``--quiet``; keep it for ``run.log``.
 
         Parameters
         ----------
         msg : str
             The line, without the program prefix.
         """
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        self.log_lines.append(f"{stamp} [{PROG}] {msg}")
         if not self.args.quiet:
             print(f"[{PROG}] {msg}", file=sys.stderr, flush=True)
 
@@ -454,10 +466,12 @@ class _Run:
         t = time.perf_counter()
         inputs = load_inputs(a.images, a.array, a.image_size, a.seed, self.progress)
         n, n_ok = len(inputs.ids), int(inputs.valid.sum())
+        n_exact = len(inputs.exact_duplicate_of)
+        exact = f", {n_exact} exact duplicates" if n_exact else ""
         self.step(
             "load",
             time.perf_counter() - t,
-            detail=f"{n} inputs, {n - n_ok} corrupt, {inputs.info['kind']}",
+            detail=f"{n} inputs, {n - n_ok - n_exact} corrupt{exact}, {inputs.info['kind']}",
         )
         return inputs
 
@@ -665,7 +679,7 @@ class _Run:
         with _bad_data_is_user_error("similar"):
             s_scores, s_support, dup = self.similar(R[o_support], n_sim)
         decisions = Decisions.from_filters(
-            inputs.valid, o_scores, o_support, s_scores, s_support, dup
+            inputs.valid, o_scores, o_support, s_scores, s_support, dup, inputs.exact_duplicate_of
         )
 
         params = {k: v for k, v in sorted(vars(a).items()) if k != "command"}
@@ -685,9 +699,12 @@ class _Run:
         counts = report["counts"]
         self.log(
             f"wrote {out}: {counts['kept']} kept, {counts['outlier']} outliers, "
-            f"{counts['similar']} similar, {counts['corrupt']} corrupt "
-            f"in {report['total_seconds']:.1f} s"
+            f"{counts['similar']} similar, {counts['corrupt']} corrupt, "
+            f"{counts['exact_duplicate']} exact duplicates in {report['total_seconds']:.1f} s"
         )
+        with contextlib.suppress(OSError):
+            with open(out / "run.log", "a", encoding="utf-8") as fh:
+                fh.write(self.log_lines[-1] + "\n")
         return report
 
     def write(self, out: Path, inputs: Inputs, decisions: Decisions, Z, R, report) -> None:
@@ -708,12 +725,36 @@ class _Run:
         report : dict
             The run report; its ``total_seconds`` is set here, just before writing.
         """
-        from .report import write_report
+        from .report import build_figures, make_thumbnails, shares_percent, write_report
 
         t = time.perf_counter()
         out = out.absolute()
         with staged_folder(out, self.args.overwrite) as tmp:
             write_tables(tmp, inputs, decisions, Z, R)
             self.step("write", time.perf_counter() - t, detail=str(out))
+            t = time.perf_counter()
+            thumbs = {}
+            if inputs.is_images:
+                thumbs = make_thumbnails(inputs.data, np.flatnonzero(inputs.valid))
+                # an exact duplicate looks like its first copy
+                for i, first in inputs.exact_duplicate_of.items():
+                    if str(first) in thumbs:
+                        thumbs[str(i)] = thumbs[str(first)]
+            report["shares_percent"] = shares_percent(report["counts"])
+            report["figures"] = build_figures(
+                R,
+                decisions.decision,
+                ids=inputs.ids,
+                duplicate_of=decisions.duplicate_of,
+                labels=inputs.labels,
+                has_images=inputs.is_images,
+                device=self.args.device,
+            )
+            self.step(
+                "report",
+                time.perf_counter() - t,
+                detail=f"figures and {len(thumbs)} thumbnails",
+            )
             report["total_seconds"] = round(time.perf_counter() - self.t0, 3)
-            write_report(report, tmp)
+            write_report(report, tmp, thumbnails=thumbs)
+            (tmp / "run.log").write_text("\n".join(self.log_lines) + "\n", encoding="utf-8")

@@ -1,9 +1,22 @@
-"""The run report of ``sklearn-curate curate``: ``report.json`` and a plain ``report.html``.
+"""The run report of ``sklearn-curate curate``: ``report.json`` and ``report.html``.
 
-The report is a JSON-serialisable dict built by :mod:`sklearn_curate.cli`; this module
-only writes it. The HTML page is self-contained (inline CSS, no scripts, no external
-files) and shows the counts, timings, parameters and versions as tables. Plots are
-left to a fuller report.
+``report.json`` holds every number the page shows: counts, parameters, timings,
+versions and, under ``figures``, the point coordinates, the nearest-neighbour distance
+histograms, the removed / nearest-kept pairs with their distances and the per-class
+counts (see :func:`sklearn_curate._report_figures.build_figures`).
+
+``report.html`` is one self-contained file that opens offline: plotly.js, the report
+itself (as JSON) and the thumbnails (base64 PNG) are inlined. The tables are rendered
+from the report in Python; the plots are drawn in the browser from the embedded JSON.
+Thumbnails are shown on demand (hover or click a point) from one id -> PNG map, so
+the page stays responsive with tens of thousands of points.
+
+From Python, on the results of the curators::
+
+    from sklearn_curate.report import curation_report, write_report
+    report, thumbs = curation_report(X, outlier_filter=of, similarity_filter=sf,
+                                     images=images, labels=y)
+    write_report(report, "out", thumbnails=thumbs)
 """
 
 from __future__ import annotations
@@ -12,16 +25,33 @@ import html
 import json
 from pathlib import Path
 
-__all__ = ["render_html", "write_report"]
+import numpy as np
+
+from ._report_figures import PAIR_REASONS, build_figures, make_thumbnails
+
+__all__ = ["build_figures", "curation_report", "make_thumbnails", "render_html", "write_report"]
 
 _CSS = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 60em; color: #222; }
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 72em; color: #222;
+       padding: 0 1em; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 1.6em; }
 table { border-collapse: collapse; margin: 0.5em 0; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.7em; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 p.note { color: #555; }
+.plots { display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; }
+.plot { width: 30em; height: 26em; border: 1px solid #ddd; }
+#hover-panel { width: 10em; border: 1px solid #ddd; padding: 0.5em; min-height: 12em; }
+#hover-img { width: 8em; height: 8em; image-rendering: pixelated; background: #eee;
+             display: block; }
+.grid { display: flex; flex-wrap: wrap; gap: 0.5em; }
+.pair { border: 1px solid #ddd; padding: 0.3em; font-size: 0.8em; width: 9.5em; }
+.pair img { width: 4.4em; height: 4.4em; image-rendering: pixelated; background: #eee; }
+.pair div { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 """
+
+_COLORS = {"kept": "#1f77b4", "outlier": "#d62728", "similar": "#ff7f0e"}
+MAX_PAIRS_SHOWN = 60
 
 
 def _cell(value) -> str:
@@ -45,55 +75,33 @@ def _table(rows, header=None) -> str:
     return "\n".join(out)
 
 
-def render_html(report: dict) -> str:
-    """Render a run report as a self-contained HTML page.
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
 
-    Parameters
-    ----------
-    report : dict
-        The run report (the content of ``report.json``). Keys used when present:
-        ``counts`` (dict), ``counting_rule`` (str), ``input`` (dict), ``steps``
-        (list of dicts with ``name``, ``seconds``, ``device``, ``backend``),
-        ``total_seconds`` (float), ``parameters`` (dict), ``versions`` (dict),
-        ``files`` (dict), ``default_data`` (dict).
 
-    Returns
-    -------
-    str
-        The page; it references no external file.
-    """
+def _section(title: str, anchor: str) -> str:
+    return f'<h2 id="{anchor}">{html.escape(title)}</h2>'
+
+
+def _summary(report: dict) -> list:
+    parts = []
     counts = report.get("counts", {})
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        "<title>sklearn-curate report</title>",
-        f"<style>{_CSS}</style></head><body>",
-        "<h1>sklearn-curate report</h1>",
-    ]
-    created = report.get("created")
-    if created:
-        parts.append(f'<p class="note">Run finished {html.escape(str(created))}.</p>')
-
-    parts.append("<h2>Counts</h2>")
-    total = counts.get("inputs") or 0
-    rows = []
-    for key, value in counts.items():
-        share = f"{100.0 * value / total:.1f}%" if total and isinstance(value, int) else ""
-        rows.append((key, value, share))
-    parts.append(_table(rows, ("decision", "count", "share of inputs")))
+    parts.append(_section("Decisions", "counts"))
+    shares = report.get("shares_percent", {})
+    rows = [(k, v, shares.get(k, "")) for k, v in counts.items()]
+    parts.append(_table(rows, ("decision", "count", "% of inputs")))
     if report.get("counting_rule"):
         parts.append(f'<p class="note">{html.escape(report["counting_rule"])}</p>')
-
     if report.get("input"):
-        parts.append("<h2>Input</h2>")
+        parts.append(_section("Input", "input"))
         parts.append(_table(report["input"].items(), ("key", "value")))
-
     if report.get("default_data"):
-        parts.append("<h2>Injected faults (default data)</h2>")
+        parts.append(_section("Injected faults (default data)", "faults"))
         parts.append(_table(report["default_data"].items(), ("key", "value")))
-
     if report.get("steps"):
-        parts.append("<h2>Steps</h2>")
+        parts.append(_section("Steps", "steps"))
         rows = [
             (
                 s.get("name"),
@@ -107,16 +115,317 @@ def render_html(report: dict) -> str:
         if report.get("total_seconds") is not None:
             rows.append(("total", report["total_seconds"], "", "", ""))
         parts.append(_table(rows, ("step", "seconds", "device", "backend", "detail")))
+    return parts
 
+
+def _img(thumbnails, pos) -> str:
+    b64 = thumbnails.get(str(pos)) if thumbnails else None
+    if b64 is None:
+        return '<img alt="no image">'
+    return f'<img alt="" src="data:image/png;base64,{b64}">'
+
+
+def _pairs_section(figures: dict, thumbnails: dict | None) -> list:
+    ids = figures["ids"]
+    pairs = figures.get("pairs") or {}
+    parts = [_section("Removed images beside their nearest kept image", "pairs")]
+    parts.append(
+        '<p class="note">Each removed input (left) beside the nearest kept input (right: '
+        "for near-duplicates the kept input it stands for, for exact duplicates the first "
+        f"copy) and the {html.escape(figures.get('distance', 'distance'))}. Outliers: the "
+        "farthest first; near-duplicates: the closest first. Every pair is in "
+        "report.json under figures.pairs.</p>"
+    )
+    if not figures.get("images"):
+        parts.append('<p class="note">No images: the inputs are feature vectors.</p>')
+    titles = {
+        "outlier": "Outliers",
+        "similar": "Near-duplicates",
+        "exact_duplicate": "Exact duplicates (identical bytes)",
+    }
+    for reason in PAIR_REASONS:
+        rows = pairs.get(reason)
+        if not rows:
+            continue
+        shown = rows[:MAX_PAIRS_SHOWN]
+        parts.append(f"<h3>{titles[reason]}: {len(rows)}</h3>")
+        if len(shown) < len(rows):
+            parts.append(f'<p class="note">Showing the first {len(shown)} of {len(rows)}.</p>')
+        parts.append('<div class="grid">')
+        for r in shown:
+            a, b = r["position"], r["nearest"]
+            parts.append(
+                f'<div class="pair">{_img(thumbnails, a)} {_img(thumbnails, b)}'
+                f"<div>{html.escape(ids[a])}</div><div>&rarr; {html.escape(ids[b])}</div>"
+                f"<div>distance {_fmt(r['distance'])}</div></div>"
+            )
+        parts.append("</div>")
+    return parts
+
+
+def _classes_section(figures: dict) -> list:
+    classes = figures.get("classes")
+    if not classes:
+        return []
+    rows = list(zip(classes["names"], classes["before"], classes["after"], strict=True))
+    return [
+        _section("Counts per class", "classes"),
+        '<div class="plots"><div>',
+        _table(rows, ("class", "inputs", "kept")),
+        '</div><div id="class-plot" class="plot"></div></div>',
+    ]
+
+
+def _json_script(element_id: str, payload) -> str:
+    text = json.dumps(payload, separators=(",", ":")).replace("</", "<\\/")
+    return f'<script type="application/json" id="{element_id}">{text}</script>'
+
+
+_JS = r"""
+(function () {
+  const t0 = performance.now();
+  const R = JSON.parse(document.getElementById('report-data').textContent);
+  const T = JSON.parse(document.getElementById('thumbs').textContent);
+  const F = R.figures;
+  const colors = {kept: '#1f77b4', outlier: '#d62728', similar: '#ff7f0e'};
+  const config = {responsive: true, displaylogo: false};
+  function traces(kind) {
+    const out = [];
+    for (const [dec, t] of Object.entries(F.embedding.traces)) {
+      if (!t.positions.length) continue;
+      const tr = {type: kind, mode: 'markers', name: dec + ' (' + t.positions.length + ')',
+        x: t.x, y: t.y, customdata: t.positions, hoverinfo: 'name',
+        marker: {size: kind === 'scatter3d' ? 2 : 4, color: colors[dec], opacity: 0.8}};
+      if (kind === 'scatter3d') tr.z = t.z;
+      out.push(tr);
+    }
+    return out;
+  }
+  const panelImg = document.getElementById('hover-img');
+  const panelId = document.getElementById('hover-id');
+  function show(ev) {
+    if (!ev || !ev.points || !ev.points.length) return;
+    const pt = ev.points[0];
+    const gd = ev.points[0].fullData ? null : null;
+    let pos = pt.customdata;
+    if (pos === undefined && pt.data) pos = pt.data.customdata[pt.pointNumber];
+    if (pos === undefined) return;
+    panelId.textContent = F.ids[pos] + ' (' + R.decisions_by_position[pos] + ')';
+    const b64 = T[String(pos)];
+    if (b64) { panelImg.src = 'data:image/png;base64,' + b64; panelImg.alt = F.ids[pos]; }
+    else { panelImg.removeAttribute('src'); panelImg.alt = 'no image'; }
+  }
+  const layout2 = {margin: {l: 40, r: 10, t: 30, b: 40}, title: {text: 'two components'},
+    legend: {orientation: 'h'}, hovermode: 'closest'};
+  const layout3 = {margin: {l: 0, r: 0, t: 30, b: 0}, title: {text: 'three components'},
+    legend: {orientation: 'h'}, scene: {aspectmode: 'cube'}};
+  const done = [];
+  const g2 = document.getElementById('scatter2d');
+  const g3 = document.getElementById('scatter3d');
+  done.push(Plotly.newPlot(g2, traces('scattergl'), layout2, config).then(function () {
+    window.__firstPlotMs = performance.now();
+  }));
+  done.push(Plotly.newPlot(g3, traces('scatter3d'), layout3, config));
+  for (const g of [g2, g3]) { g.on('plotly_hover', show); g.on('plotly_click', show); }
+  const nn = F.nn_distance;
+  if (nn && nn.bin_edges) {
+    const mid = nn.bin_edges.slice(0, -1).map((e, i) => (e + nn.bin_edges[i + 1]) / 2);
+    const w = nn.bin_edges[1] - nn.bin_edges[0];
+    done.push(Plotly.newPlot('nn-plot', [
+      {type: 'bar', x: mid, y: nn.before, width: w, name: 'before (all embedded)',
+       opacity: 0.6, marker: {color: '#7f7f7f'}},
+      {type: 'bar', x: mid, y: nn.after, width: w, name: 'after (kept)', opacity: 0.6,
+       marker: {color: '#1f77b4'}}],
+      {barmode: 'overlay', margin: {l: 50, r: 10, t: 10, b: 40},
+       xaxis: {title: {text: 'distance to nearest neighbour'}}, yaxis: {title: {text: 'rows'}}},
+      config));
+  }
+  if (F.classes) {
+    done.push(Plotly.newPlot('class-plot', [
+      {type: 'bar', x: F.classes.names, y: F.classes.before, name: 'inputs', marker: {color: '#7f7f7f'}},
+      {type: 'bar', x: F.classes.names, y: F.classes.after, name: 'kept', marker: {color: '#1f77b4'}}],
+      {barmode: 'group', margin: {l: 50, r: 10, t: 10, b: 40}, xaxis: {type: 'category'}},
+      config));
+  }
+  Promise.all(done).then(function () {
+    window.__plotsMs = performance.now();
+    document.body.setAttribute('data-rendered', '1');
+  });
+})();
+"""
+
+
+def render_html(report: dict, thumbnails: dict | None = None) -> str:
+    """Render a run report as one self-contained HTML page.
+
+    Parameters
+    ----------
+    report : dict
+        The run report (the content of ``report.json``). Keys used when present:
+        ``counts``, ``shares_percent``, ``counting_rule``, ``input``,
+        ``default_data``, ``steps``, ``total_seconds``, ``parameters``, ``files``,
+        ``versions``, ``created`` and ``figures`` (see :func:`build_figures`).
+    thumbnails : dict of str to str, optional
+        Input position -> base64 PNG (see :func:`make_thumbnails`).
+
+    Returns
+    -------
+    str
+        The page; it references no external file and fetches nothing.
+    """
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        "<title>sklearn-curate report</title>",
+        f"<style>{_CSS}</style>",
+    ]
+    figures = report.get("figures")
+    if figures:
+        import plotly.offline
+
+        parts.append(f'<script type="text/javascript">{plotly.offline.get_plotlyjs()}</script>')
+    parts.append("</head><body>")
+    parts.append("<h1>sklearn-curate report</h1>")
+    if report.get("created"):
+        parts.append(f'<p class="note">Run finished {html.escape(str(report["created"]))}.</p>')
+    parts.extend(_summary(report))
+    if figures:
+        emb = figures["embedding"]
+        parts.append(_section("Embedding", "embedding"))
+        missing = emb.get("not_embedded", {})
+        note = (
+            f"Coordinates: {html.escape(emb['projection'])}. Colour = decision. Hover or "
+            "click a point to see its image."
+        )
+        if any(missing.values()):
+            note += (
+                f" Not shown (no embedding): {missing.get('corrupt', 0)} corrupt and "
+                f"{missing.get('exact_duplicate', 0)} exact duplicate inputs."
+            )
+        if not figures.get("images"):
+            note += " No thumbnails: the inputs are feature vectors, not images."
+        parts.append(f'<p class="note">{note}</p>')
+        parts.append(
+            '<div class="plots"><div id="scatter2d" class="plot"></div>'
+            '<div id="scatter3d" class="plot"></div>'
+            '<div id="hover-panel"><img id="hover-img" alt="">'
+            '<div id="hover-id">hover a point</div></div></div>'
+        )
+        nn = figures.get("nn_distance") or {}
+        parts.append(_section("Nearest-neighbour distances before and after", "nn"))
+        if nn.get("bin_edges"):
+            parts.append(
+                f'<p class="note">Median distance to the nearest other row: '
+                f"{_fmt(nn['median_before'])} over the {nn['n_before']} embedded rows, "
+                f"{_fmt(nn['median_after'])} over the {nn['n_after']} kept rows.</p>"
+            )
+            parts.append('<div id="nn-plot" class="plot" style="width:60em"></div>')
+        else:
+            parts.append('<p class="note">Too few rows for a histogram.</p>')
+        parts.extend(_pairs_section(figures, thumbnails))
+        parts.extend(_classes_section(figures))
     for title, key in (("Parameters", "parameters"), ("Files", "files"), ("Versions", "versions")):
         if report.get(key):
-            parts.append(f"<h2>{title}</h2>")
+            parts.append(_section(title, key))
             parts.append(_table(report[key].items(), ("name", "value")))
+    if figures:
+        data = dict(report)
+        dec = {}
+        for d, t in figures["embedding"]["traces"].items():
+            for p in t["positions"]:
+                dec[p] = d
+        data["decisions_by_position"] = {str(k): v for k, v in dec.items()}
+        parts.append(_json_script("report-data", data))
+        parts.append(_json_script("thumbs", thumbnails or {}))
+        parts.append(f"<script>{_JS}</script>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
 
-def write_report(report: dict, folder) -> None:
+def curation_report(
+    X,
+    *,
+    outlier_filter=None,
+    similarity_filter=None,
+    images=None,
+    labels=None,
+    ids=None,
+    device: str = "auto",
+) -> tuple[dict, dict]:
+    """Build a report from fitted curators, for :func:`write_report`.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, k)
+        The (reduced) rows the curators were fitted on.
+    outlier_filter : OutlierFilter, optional
+        Fitted on ``X``.
+    similarity_filter : SimilarityFilter, optional
+        Fitted on the rows of ``X`` that ``outlier_filter`` kept (on ``X`` when
+        there is no outlier filter).
+    images : ndarray of shape (n_samples, C, H, W), optional
+        Images in [0, 1], for thumbnails.
+    labels : array-like of shape (n_samples,), optional
+        Classes, for the per-class counts.
+    ids : list of str, optional
+        Ids of the rows; their positions by default.
+    device : str, default="auto"
+        Device of the neighbour searches.
+
+    Returns
+    -------
+    report : dict
+        ``counts``, ``shares_percent`` and ``figures``.
+    thumbnails : dict of str to str
+        Position -> base64 PNG; empty without ``images``.
+    """
+    from ._outputs import Decisions
+
+    X = np.asarray(X, dtype=np.float32)
+    n = len(X)
+    valid = np.ones(n, dtype=bool)
+    o_support = (
+        np.ones(n, dtype=bool) if outlier_filter is None else np.asarray(outlier_filter.support_)
+    )
+    m = int(o_support.sum())
+    if similarity_filter is None:
+        s_support, dup = np.ones(m, dtype=bool), np.full(m, -1)
+    else:
+        s_support = np.asarray(similarity_filter.support_)
+        dup = np.asarray(similarity_filter.duplicate_of_)
+    dec = Decisions.from_filters(valid, np.zeros(n), o_support, np.zeros(m), s_support, dup)
+    counts = {"inputs": n, **dec.counts()}
+    figures = build_figures(
+        X,
+        dec.decision,
+        ids=ids,
+        duplicate_of=dec.duplicate_of,
+        labels=None if labels is None else [str(v) for v in labels],
+        has_images=images is not None,
+        device=device,
+    )
+    report = {"counts": counts, "shares_percent": shares_percent(counts), "figures": figures}
+    thumbs = make_thumbnails(images, range(n)) if images is not None else {}
+    return report, thumbs
+
+
+def shares_percent(counts: dict) -> dict:
+    """Each decision's share of the inputs, in percent (one decimal).
+
+    Parameters
+    ----------
+    counts : dict of str to int
+        ``inputs`` and one count per decision.
+
+    Returns
+    -------
+    dict of str to float
+    """
+    total = counts.get("inputs") or 0
+    return {k: round(100.0 * v / total, 1) if total else 0.0 for k, v in counts.items()}
+
+
+def write_report(report: dict, folder, *, thumbnails: dict | None = None) -> None:
     """Write ``report.json`` and ``report.html`` into ``folder``.
 
     Parameters
@@ -125,7 +434,9 @@ def write_report(report: dict, folder) -> None:
         JSON-serialisable run report.
     folder : str or path-like
         An existing folder.
+    thumbnails : dict of str to str, optional
+        Input position -> base64 PNG, shown in the page only.
     """
     folder = Path(folder)
-    (folder / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    (folder / "report.html").write_text(render_html(report), encoding="utf-8")
+    (folder / "report.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    (folder / "report.html").write_text(render_html(report, thumbnails), encoding="utf-8")

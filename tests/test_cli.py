@@ -7,6 +7,7 @@ stays fast; the built-in default run (1,852 digits) is done once per module.
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -28,8 +29,16 @@ LISTS = {
     "outlier": "removed_outliers.txt",
     "similar": "removed_similar.txt",
     "corrupt": "corrupt.txt",
+    "exact_duplicate": "removed_exact_duplicates.txt",
 }
-OUTPUT_FILES = [*LISTS.values(), "scores.csv", "embeddings.npy", "report.json", "report.html"]
+OUTPUT_FILES = [
+    *LISTS.values(),
+    "scores.csv",
+    "embeddings.npy",
+    "report.json",
+    "report.html",
+    "run.log",
+]
 REPO = Path(sklearn_curate.__file__).resolve().parents[1]
 
 
@@ -124,7 +133,10 @@ def test_default_run_writes_every_file(default_out):
     for name in OUTPUT_FILES:
         assert (default_out / name).is_file(), name
     html = (default_out / "report.html").read_text()
-    assert "<html" in html and "Counts" in html and "src=" not in html  # self-contained
+    assert "<html" in html and "Decisions" in html
+    # self-contained: no script file, no remote image (plotly.js itself names URLs)
+    markup = re.sub(r"<script.*?</script>", "", html, flags=re.S)
+    assert "<script src" not in html and not re.search(r"src=[\"']?(https?:)?//", markup)
 
 
 def test_default_run_partition_and_counts(default_out):
@@ -142,7 +154,7 @@ def test_default_run_partition_and_counts(default_out):
 def test_default_run_report(default_out):
     report = json.loads((default_out / "report.json").read_text())
     names = [s["name"] for s in report["steps"]]
-    assert names == ["load", "train", "embed", "reduce", "outliers", "similar", "write"]
+    assert names == ["load", "train", "embed", "reduce", "outliers", "similar", "write", "report"]
     for step in report["steps"]:
         assert step["seconds"] >= 0
     for step in report["steps"][1:6]:
@@ -215,6 +227,44 @@ def test_folder_corrupt_files_listed_with_reasons(folder_out, image_folder):
     check_partition(folder_out, _all_folder_ids(root))
 
 
+def test_folder_exact_duplicates_and_corrupt_files(tmp_path):
+    """3 corrupt files and 5 byte-identical copies: exactly those in the two lists."""
+    root = tmp_path / "data"
+    digits = load_digits()
+    for i in range(120):
+        _png(
+            root / str(digits.target[i]) / f"d{i:03d}.png", (digits.images[i] * 15).astype(np.uint8)
+        )
+    copies = {}
+    for j, i in enumerate([0, 1, 2, 2, 50]):  # two copies of d002
+        src = root / str(digits.target[i]) / f"d{i:03d}.png"
+        rel = f"{digits.target[i]}/zcopy{j}.png"
+        shutil.copyfile(src, root / rel)
+        copies[rel] = src.relative_to(root).as_posix()
+    (root / "1" / "empty.png").write_bytes(b"")
+    (root / "2" / "text.png").write_text("not an image\n")
+    full = (root / "0" / "d000.png").read_bytes()
+    (root / "3" / "cut.png").write_bytes(full[: len(full) // 3])
+    corrupt = {"1/empty.png", "2/text.png", "3/cut.png"}
+    out = tmp_path / "out"
+    args = ["curate", "--images", str(root), "--out", str(out), "--image-size", "8"]
+    assert main([*args, "--epochs", "1", "--quiet"]) == 0
+    lists = check_partition(out, _all_folder_ids(root))
+    assert set(lists["corrupt"]) == corrupt
+    assert set(lists["exact_duplicate"]) == set(copies)
+    pairs = dict(
+        line.split("\t") for line in (out / "removed_exact_duplicates.txt").read_text().splitlines()
+    )
+    assert pairs == copies
+    rows = {r["id"]: r for r in read_scores(out)}
+    assert all(rows[c]["duplicate_of"] == copies[c] for c in copies)
+    assert np.load(out / "embeddings.npy").shape[0] == 120
+    report = json.loads((out / "report.json").read_text())
+    assert report["counts"]["exact_duplicate"] == 5 and report["counts"]["corrupt"] == 3
+    assert report["counts"]["outlier"] == report["counts"]["similar"] == 6  # of n = 120
+    assert len(report["figures"]["pairs"]["exact_duplicate"]) == 5
+
+
 def test_folder_counts_labels_and_embeddings(folder_out, image_folder):
     root, _, corrupt = image_folder
     report = json.loads((folder_out / "report.json").read_text())
@@ -225,6 +275,7 @@ def test_folder_counts_labels_and_embeddings(folder_out, image_folder):
         "outlier": round(0.05 * n_valid),
         "similar": round(0.05 * n_valid),
         "corrupt": len(corrupt),
+        "exact_duplicate": 0,
     }
     assert report["input"]["color"] == "rgb"  # the photo crops are in colour
     assert report["input"]["ignored_files"] == 1  # README.txt

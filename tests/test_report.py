@@ -1,0 +1,181 @@
+"""The report: report.json holds every number that report.html shows; no browser needed."""
+
+import html.parser
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sklearn_curate import OutlierFilter, SimilarityFilter
+from sklearn_curate.cli import main
+from sklearn_curate.report import curation_report, write_report
+
+NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?:e[-+]?\d+)?(?![\w])")
+
+
+def json_numbers(obj) -> list[float]:
+    """Every number in a JSON value, also those written inside its strings."""
+    out = []
+    if isinstance(obj, bool) or obj is None:
+        return out
+    if isinstance(obj, (int, float)):
+        return [float(obj)]
+    if isinstance(obj, str):
+        return [float(m) for m in re.findall(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?", obj)]
+    items = obj.values() if isinstance(obj, dict) else obj
+    if isinstance(obj, dict):
+        out.extend(json_numbers(list(obj.keys())))
+    for v in items:
+        out.extend(json_numbers(v))
+    return out
+
+
+def visible_numbers_ok(text: str, numbers: list[float]) -> None:
+    """Each number in ``text`` equals a number of the report (as the page rounds it)."""
+    pool = np.unique(np.asarray(numbers, dtype=np.float64))
+    missing = []
+    for m in NUMBER.findall(text):
+        x = float(m)
+        j = np.searchsorted(pool, x)
+        near = pool[max(j - 1, 0) : j + 1]
+        if not any(math.isclose(x, y, rel_tol=1e-5, abs_tol=1e-9) for y in near):
+            missing.append(m)
+    assert not missing, f"numbers shown but not in report.json: {missing[:20]}"
+
+
+class _Visible(html.parser.HTMLParser):
+    """The text of a page outside <script> and <style>."""
+
+    def __init__(self):
+        super().__init__()
+        self.skip = 0
+        self.chunks = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("script", "style"):
+            self.skip += 1
+
+    def handle_endtag(self, tag):
+        if tag in ("script", "style"):
+            self.skip -= 1
+
+    def handle_data(self, data):
+        if not self.skip:
+            self.chunks.append(data)
+
+
+def visible_text(page: str) -> str:
+    parser = _Visible()
+    parser.feed(page)
+    return "\n".join(parser.chunks)
+
+
+def embedded_report(page: str) -> dict:
+    m = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', page, re.S)
+    return json.loads(m.group(1))
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report") / "out"
+    assert main(["curate", "--out", str(out), "--epochs", "1", "--quiet"]) == 0
+    return out
+
+
+def test_every_visible_number_is_in_report_json(run):
+    page = (run / "report.html").read_text()
+    report = json.loads((run / "report.json").read_text())
+    text = visible_text(page)
+    assert len(NUMBER.findall(text)) > 50
+    visible_numbers_ok(text, json_numbers(report))
+    # the plots are drawn from the embedded copy of report.json
+    embedded = embedded_report(page)
+    embedded.pop("decisions_by_position")
+    assert embedded == report
+
+
+def test_page_is_self_contained(run):
+    page = (run / "report.html").read_text()
+    assert "Plotly" in page and "<script src" not in page
+    markup = re.sub(r"<script.*?</script>", "", page, flags=re.S)  # plotly.js names URLs
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", markup)
+    assert 'src="data:image/png;base64,' in page
+
+
+def test_figures_in_report_json(run):
+    report = json.loads((run / "report.json").read_text())
+    fig = report["figures"]
+    counts = report["counts"]
+    traces = fig["embedding"]["traces"]
+    for d in ("kept", "outlier", "similar"):
+        assert len(traces[d]["positions"]) == counts[d] == len(traces[d]["z"])
+    nn = fig["nn_distance"]
+    assert sum(nn["before"]) == counts["inputs"] - counts["corrupt"]
+    assert sum(nn["after"]) == counts["kept"]
+    assert len(nn["bin_edges"]) == len(nn["before"]) + 1
+    # thinning near-duplicates raises the typical distance to the nearest neighbour
+    assert nn["median_after"] >= nn["median_before"]
+    assert len(fig["pairs"]["outlier"]) == counts["outlier"]
+    assert len(fig["pairs"]["similar"]) == counts["similar"]
+    kept = set(traces["kept"]["positions"])
+    for reason in ("outlier", "similar"):
+        for p in fig["pairs"][reason]:
+            assert p["nearest"] in kept and p["distance"] >= 0
+    R = np.load(run / "embeddings_reduced.npy")
+    emb_pos = sorted(q for d in traces.values() for q in d["positions"])
+    row = {q: i for i, q in enumerate(emb_pos)}
+    for p in fig["pairs"]["outlier"][:10]:
+        d_all = np.linalg.norm(R[[row[q] for q in kept]] - R[row[p["position"]]], axis=1)
+        assert p["distance"] == pytest.approx(d_all.min(), abs=1e-3)
+    classes = fig["classes"]
+    assert sum(classes["before"]) == counts["inputs"]
+    assert sum(classes["after"]) == counts["kept"]
+    assert "foreign" in classes["names"]
+
+
+def test_run_log_has_the_progress_lines(run):
+    lines = (run / "run.log").read_text().splitlines()
+    report = json.loads((run / "report.json").read_text())
+    for step in report["steps"]:
+        assert any(f"] {step['name']}: " in line for line in lines), step["name"]
+    assert "wrote" in lines[-1]
+
+
+def test_python_api_on_curators(tmp_path):
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    X = digits.data[:400].astype(np.float32)
+    of = OutlierFilter(contamination=0.05).fit(X)
+    sf = SimilarityFilter(fraction=0.05).fit(X[of.support_])
+    images = (digits.images[:400, None] / 16.0).astype(np.float32)
+    report, thumbs = curation_report(
+        X, outlier_filter=of, similarity_filter=sf, images=images, labels=digits.target[:400]
+    )
+    assert report["counts"]["outlier"] == 20 and report["counts"]["similar"] == 19
+    assert len(thumbs) == 400
+    write_report(report, tmp_path, thumbnails=thumbs)
+    page = (tmp_path / "report.html").read_text()
+    visible_numbers_ok(visible_text(page), json_numbers(report))
+    assert json.loads((tmp_path / "report.json").read_text()) == report
+
+
+def test_feature_vectors_have_no_thumbnails(tmp_path):
+    rng = np.random.RandomState(0)
+    np.save(tmp_path / "f.npy", rng.randn(150, 6).astype(np.float32))
+    out = tmp_path / "out"
+    assert main(["curate", "--array", str(tmp_path / "f.npy"), "--out", str(out), "--quiet"]) == 0
+    page = (out / "report.html").read_text()
+    assert "No thumbnails: the inputs are feature vectors" in page
+    markup = re.sub(r"<script.*?</script>", "", page, flags=re.S)
+    assert "data:image/png" not in markup
+    assert json.loads((out / "report.json").read_text())["figures"]["images"] is False
+
+
+def test_report_for_an_old_report_without_figures_still_renders(tmp_path):
+    write_report({"counts": {"inputs": 3, "kept": 3}}, tmp_path)
+    assert "Plotly" not in (tmp_path / "report.html").read_text()
+    assert Path(tmp_path / "report.json").exists()
