@@ -3,11 +3,13 @@
 Transformers: :class:`TorchLayerEmbedder` (features from a named layer of a torch
 model) and :class:`GPUReducer` (UMAP / PCA). Curators, which drop training rows in
 ``fit_resample`` (imbalanced-learn's sampler API): :class:`OutlierFilter` (HDBSCAN
-GLOSH) and :class:`SimilarityFilter` (near-duplicates). :class:`FilteredEstimator`
+GLOSH), :class:`SimilarityFilter` (near-duplicates) and :class:`CoverageScorer`
+(under-covered regions, as DataEval). :class:`FilteredEstimator`
 puts a curator in front of any scikit-learn estimator.
 """
 
 from .compose import FilteredEstimator
+from .coverage import CoverageScorer
 from .embedding import TorchLayerEmbedder, load_images
 from .neighbors import kneighbors
 from .outliers import OutlierFilter, glosh_from_condensed_tree
@@ -17,6 +19,7 @@ from .similarity import SimilarityFilter
 __version__ = "0.1.0"
 
 __all__ = [
+    "CoverageScorer",
     "FilteredEstimator",
     "GPUReducer",
     "OutlierFilter",
