@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import BaseCurator
 from ._device import is_gpu_array, resolve_device, to_numpy
-from .neighbors import kneighbors, knn_backend
+from .neighbors import kneighbors
 
 __all__ = ["CoverageScorer", "naive_coverage_radius"]
 
@@ -60,11 +60,12 @@ def _kth_radius(X_db, k, query=None, device="auto"):
     candidates of :func:`kneighbors` (a float32 search) are re-scored in float64 with
     a sequential sum over features, the computation of scikit-learn's KD-tree, which
     DataEval uses for up to 15 features, then sorted; the k-th is cast to float32 as
-    DataEval does. Returns the radii and the k-th neighbour's index.
+    DataEval does. Returns the radii, the k-th neighbour's index and the name of the
+    k-NN backend that ran.
     """
     n = X_db.shape[0]
     kk = min(k + _EXTRA_CANDIDATES, n - 1 if query is None else n)
-    _, idx = kneighbors(X_db, kk, query=query, device=device)
+    _, idx, backend = kneighbors(X_db, kk, query=query, device=device, return_backend=True)
     Q = X_db if query is None else query
     sq = np.zeros(idx.shape, dtype=np.float64)
     for j in range(X_db.shape[1]):
@@ -73,7 +74,7 @@ def _kth_radius(X_db, k, query=None, device="auto"):
     order = np.argsort(sq, axis=1, kind="stable")[:, k - 1]
     rows = np.arange(idx.shape[0])
     radii = np.sqrt(sq[rows, order]).astype(np.float32)
-    return radii, idx[rows, order]
+    return radii, idx[rows, order], backend
 
 
 def _uncovered(radii, n_features, k, method, fraction):
@@ -176,7 +177,7 @@ class CoverageScorer(BaseCurator):
     device_ : {"cpu", "cuda"}
         Where the neighbour search ran.
     backend_ : str
-        Library of the neighbour search ("faiss", "sklearn" or "torch").
+        Library of the neighbour search that ran ("faiss", "sklearn", "torch" or "kdtree").
     n_features_in_ : int
         Number of features seen in ``fit``.
 
@@ -264,11 +265,10 @@ class CoverageScorer(BaseCurator):
         X = np.ascontiguousarray(X, dtype=np.float64)  # DataEval works in float64
         choice = resolve_device(self.device, "knn", n_samples=n)
         self.device_ = choice.device
-        self.backend_ = knn_backend("auto", choice.device)
         self.n_neighbors_ = k
         self._fit_X = X
 
-        radii, kth = _kth_radius(X, k, device=choice.device)
+        radii, kth, self.backend_ = _kth_radius(X, k, device=choice.device)
         self.critical_radii_ = radii
         self.kth_neighbor_ = kth
         self.uncovered_indices_, self.coverage_radius_, self.ranking_ = _uncovered(
@@ -291,7 +291,7 @@ class CoverageScorer(BaseCurator):
             if rows.size <= self.n_neighbors:
                 self.small_classes_.append(key)
                 continue
-            radii, _ = _kth_radius(X[rows], self.n_neighbors, device=device)
+            radii, _, _ = _kth_radius(X[rows], self.n_neighbors, device=device)
             unc, r, _ = _uncovered(radii, X.shape[1], self.n_neighbors, self.method, self.fraction)
             by_class[key] = rows[unc]
             radius_by_class[key] = r
@@ -360,5 +360,5 @@ class CoverageScorer(BaseCurator):
             X = to_numpy(X)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
         X = np.ascontiguousarray(X, dtype=np.float64)
-        radii, _ = _kth_radius(self._fit_X, self.n_neighbors_, query=X, device=self.device_)
+        radii, _, _ = _kth_radius(self._fit_X, self.n_neighbors_, query=X, device=self.device_)
         return -radii.astype(np.float64)

@@ -69,7 +69,7 @@ class _GreedyThinning:
     def __init__(self, X, k, metric, device, width=None, low=None):
         self.X, self.k, self.metric, self.device = X, k, metric, device
         n = X.shape[0]
-        d, i = kneighbors(X, k, metric=metric, device=device)
+        d, i, self.backend = kneighbors(X, k, metric=metric, device=device, return_backend=True)
         # at least 2, so that a fresh list names a second neighbour besides the partner
         self.width = max(2, k) if width is None else width
         self.low = k // 2 if low is None else low
@@ -367,6 +367,7 @@ class SimilarityFilter(BaseCurator):
             return np.full(n, np.inf)
 
         state = _GreedyThinning(X, k, self.metric, choice.device)
+        self.backend_ = state.backend
         order, dist = state.run(n_drop)
         nearest, nearest_dist = state.nearest_kept()
         self.n_requeries_ = state.n_requeries

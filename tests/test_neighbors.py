@@ -7,7 +7,7 @@ from sklearn.neighbors import NearestNeighbors
 
 from sklearn_curate.neighbors import _choose_backend, _faiss_available, kneighbors, knn_backend
 
-BACKENDS = ["torch", "sklearn"] + (["faiss"] if _faiss_available() else [])
+BACKENDS = ["torch", "sklearn", "kdtree"] + (["faiss"] if _faiss_available() else [])
 
 
 @pytest.fixture(scope="module")
@@ -138,3 +138,15 @@ def test_gaussian_data_agrees_across_backends():
         d, i = kneighbors(X, 8, backend=backend)
         np.testing.assert_allclose(d, ref_d, rtol=1e-5)
         assert (i == ref_i).all(), backend
+
+
+def test_auto_on_low_dimensional_clusters_is_exact():
+    # n and d where "auto" times a k-d tree against brute force: whichever it picks,
+    # the answer is the exact one
+    rng = np.random.default_rng(2)
+    centers = rng.normal(scale=4.0, size=(20, 8))
+    X = (centers[rng.integers(0, 20, 12_000)] + rng.normal(size=(12_000, 8))).astype(np.float32)
+    d_auto, i_auto = kneighbors(X, 10)
+    d_ref, i_ref = kneighbors(X, 10, backend="sklearn")
+    np.testing.assert_allclose(d_auto, d_ref, rtol=1e-5)
+    assert (i_auto[:, :-1] == i_ref[:, :-1]).all()
