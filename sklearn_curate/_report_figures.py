@@ -18,6 +18,11 @@ EMBEDDED = ("kept", "outlier", "similar")
 #: Decisions of removed inputs shown as image pairs, in page order.
 PAIR_REASONS = ("outlier", "similar", "exact_duplicate")
 N_BINS = 40
+#: Coverage: bins of the critical-radius histogram, most least-covered images listed, and
+#: the fewest embedded rows for which it is computed.
+COVERAGE_BINS = 30
+COVERAGE_MAX_IMAGES = 60
+COVERAGE_MIN_ROWS = 10
 
 
 def _round(a, digits=4) -> list:
@@ -55,6 +60,45 @@ def _coordinates(R: np.ndarray, random_state: int = 0) -> tuple[np.ndarray, str]
         f"a 3-component PCA of the {k} reduced dimensions "
         f"(explaining {100 * share:.1f}% of their variance)"
     )
+
+
+def _coverage(R, emb_pos, device="auto") -> dict | None:
+    """DataEval-style coverage of the reduced embedding, for the report (removes nothing).
+
+    Parameters
+    ----------
+    R : ndarray of shape (n_embedded, k)
+        The reduced embedding the filters saw.
+    emb_pos : ndarray of shape (n_embedded,)
+        The input position of each row of ``R``.
+    device : str, default="auto"
+        Device of the neighbour search.
+
+    Returns
+    -------
+    dict or None
+        :func:`sklearn_curate.coverage.coverage_figures` of a
+        ``CoverageScorer(n_neighbors=min(20, n - 1), method="adaptive", fraction=0.01)``
+        fitted on ``R`` min-max scaled to [0, 1] per dimension (radii in those scaled
+        units), plus ``least_covered_positions`` (input positions of
+        ``least_covered_rows``) and ``scaling``. None with fewer than
+        ``COVERAGE_MIN_ROWS`` rows.
+    """
+    from sklearn.preprocessing import MinMaxScaler
+
+    from .coverage import CoverageScorer, coverage_figures
+
+    n = len(R)
+    if n < COVERAGE_MIN_ROWS:
+        return None
+    X = MinMaxScaler(clip=True).fit_transform(np.asarray(R, dtype=np.float64))
+    scorer = CoverageScorer(
+        n_neighbors=min(20, n - 1), method="adaptive", fraction=0.01, device=device
+    ).fit(X)
+    out = coverage_figures(scorer, bins=COVERAGE_BINS, max_images=COVERAGE_MAX_IMAGES)
+    out["least_covered_positions"] = [int(emb_pos[r]) for r in out["least_covered_rows"]]
+    out["scaling"] = "reduced embedding min-max scaled to [0, 1] per dimension"
+    return out
 
 
 def build_figures(
@@ -95,7 +139,9 @@ def build_figures(
         JSON-serialisable: ``embedding`` (coordinates per decision), ``nn_distance``
         (histogram before and after curation), ``pairs`` (per reason, each removed
         input beside its nearest kept input or first copy, with the distance),
-        ``classes`` (counts per class before and after, or None) and ``images``.
+        ``classes`` (counts per class before and after, or None), ``coverage``
+        (DataEval-style coverage of the embedded rows, informational: see
+        :func:`_coverage`; None with too few rows) and ``images``.
     """
     from .neighbors import kneighbors
 
@@ -200,6 +246,7 @@ def build_figures(
         "nn_distance": nn,
         "pairs": pairs,
         "classes": classes,
+        "coverage": _coverage(R, emb_pos, device=device),
         "images": bool(has_images),
         "distance": "euclidean distance in the reduced embedding (embeddings_reduced.npy)",
     }

@@ -2,8 +2,8 @@
 
 ``report.json`` holds every number the page shows: counts, parameters, timings,
 versions and, under ``figures``, the point coordinates, the nearest-neighbour distance
-histograms, the removed / nearest-kept pairs with their distances and the per-class
-counts (see :func:`sklearn_curate._report_figures.build_figures`).
+histograms, the removed / nearest-kept pairs with their distances, the per-class counts and the
+coverage of the embedding (critical-radius histogram, least-covered rows; see :func:`sklearn_curate._report_figures.build_figures`).
 
 ``report.html`` is one self-contained file that opens offline: plotly.js, the report
 itself (as JSON) and the thumbnails (base64 PNG) are inlined. The tables are rendered
@@ -176,6 +176,52 @@ def _classes_section(figures: dict) -> list:
     ]
 
 
+def _coverage_section(figures: dict, thumbnails: dict | None) -> list:
+    if "coverage" not in figures:  # a report written before coverage was added
+        return []
+    cov = figures["coverage"]
+    parts = [_section("Coverage", "coverage")]
+    if not cov:
+        parts.append('<p class="note">Too few embedded rows to compute coverage.</p>')
+        return parts
+    ids = figures["ids"]
+    parts.append(
+        '<p class="note">DataEval\'s coverage, for information only: it removes nothing. '
+        "Each embedded row's critical radius is the distance to its k-th nearest "
+        f"neighbour (k = {cov['n_neighbors']}) in the {html.escape(cov['scaling'])}; a "
+        "row whose radius is above the coverage radius (the vertical line) sits in a "
+        "sparsely populated region and is under-covered. Method "
+        f"{html.escape(cov['method'])}: the coverage radius is "
+        f"{_fmt(cov['coverage_radius'])}"
+        + (
+            f", set so that the top fraction {_fmt(cov['fraction'])} of the radii lie above it"
+            if cov["method"] == "adaptive"
+            else " (the closed form for points spread uniformly in the unit cube)"
+        )
+        + f"; {cov['n_uncovered']} of the {cov['n_samples']} rows are under-covered. "
+        "Every number is in report.json under figures.coverage.</p>"
+    )
+    parts.append('<div id="coverage-plot" class="plot" style="width:60em"></div>')
+    positions = cov["least_covered_positions"]
+    if not positions:
+        return parts
+    if len(positions) < cov["n_uncovered"]:
+        what = f"the first {len(positions)} of the {cov['n_uncovered']} under-covered rows"
+    else:
+        what = f"all {cov['n_uncovered']} under-covered rows"
+    parts.append(f"<h3>Least-covered inputs: {what}, most isolated first</h3>")
+    if not figures.get("images"):
+        parts.append('<p class="note">No images: the inputs are feature vectors.</p>')
+    parts.append('<div class="grid">')
+    for pos, radius in zip(positions, cov["least_covered_radii"], strict=True):
+        parts.append(
+            f'<div class="pair">{_img(thumbnails, pos)}'
+            f"<div>{html.escape(ids[pos])}</div><div>radius {_fmt(radius)}</div></div>"
+        )
+    parts.append("</div>")
+    return parts
+
+
 def _json_script(element_id: str, payload) -> str:
     text = json.dumps(payload, separators=(",", ":")).replace("</", "<\\/")
     return f'<script type="application/json" id="{element_id}">{text}</script>'
@@ -238,6 +284,23 @@ _JS = r"""
        marker: {color: '#1f77b4'}}],
       {barmode: 'overlay', margin: {l: 50, r: 10, t: 10, b: 40},
        xaxis: {title: {text: 'distance to nearest neighbour'}}, yaxis: {title: {text: 'rows'}}},
+      config));
+  }
+  const cov = F.coverage;
+  if (cov && document.getElementById('coverage-plot')) {
+    const e = cov.bin_edges;
+    const mid = e.slice(0, -1).map((v, i) => (v + e[i + 1]) / 2);
+    const r = cov.coverage_radius;
+    done.push(Plotly.newPlot('coverage-plot', [
+      {type: 'bar', x: mid, y: cov.counts, width: e[1] - e[0], name: 'rows',
+       marker: {color: '#7f7f7f'}}],
+      {margin: {l: 50, r: 10, t: 10, b: 40}, showlegend: false,
+       xaxis: {title: {text: 'critical radius (distance to k-th nearest neighbour)'}},
+       yaxis: {title: {text: 'rows'}},
+       shapes: [{type: 'line', x0: r, x1: r, yref: 'paper', y0: 0, y1: 1,
+                 line: {color: '#d62728', width: 2, dash: 'dash'}}],
+       annotations: [{x: r, yref: 'paper', y: 1, text: 'coverage radius', showarrow: false,
+                      xanchor: 'left', font: {color: '#d62728'}}]},
       config));
   }
   if (F.classes) {
@@ -323,6 +386,7 @@ def render_html(report: dict, thumbnails: dict | None = None) -> str:
         else:
             parts.append('<p class="note">Too few rows for a histogram.</p>')
         parts.extend(_pairs_section(figures, thumbnails))
+        parts.extend(_coverage_section(figures, thumbnails))
         parts.extend(_classes_section(figures))
     for title, key in (("Parameters", "parameters"), ("Files", "files"), ("Versions", "versions")):
         if report.get(key):

@@ -330,3 +330,40 @@ def test_expected_check_failures_are_the_range_error():
         # check_positive_only_tag_during_fit re-raises our error as an AssertionError
         chain = [exc, exc.__cause__, exc.__context__]
         assert any("unit interval [0, 1]" in str(e) for e in chain if e is not None), exc
+
+
+# -- report figures -----------------------------------------------------------------------
+@pytest.mark.parametrize("method", ["adaptive", "naive"])
+def test_coverage_figures(digits_embedding, method):
+    import json
+
+    from sklearn_curate.coverage import coverage_figures
+
+    X, _ = digits_embedding
+    c = CoverageScorer(n_neighbors=20, method=method, fraction=0.01, device="cpu").fit(X)
+    fig = coverage_figures(c, bins=25, max_images=10)
+    assert json.loads(json.dumps(fig)) == fig  # plain JSON
+    assert len(fig["counts"]) == 25 and len(fig["bin_edges"]) == 26
+    assert sum(fig["counts"]) == len(X) == fig["n_samples"]
+    assert fig["bin_edges"][0] == pytest.approx(c.critical_radii_.min())
+    assert fig["bin_edges"][-1] == pytest.approx(c.critical_radii_.max())
+    assert fig["coverage_radius"] == c.coverage_radius_
+    assert fig["method"] == method and fig["n_neighbors"] == 20
+    assert fig["n_uncovered"] == len(c.uncovered_indices_)
+    assert fig["least_covered_rows"] == c.uncovered_indices_[:10].tolist()
+    assert fig["least_covered_radii"] == c.critical_radii_[c.uncovered_indices_[:10]].tolist()
+    # most isolated first, all above the cut-off
+    radii = np.asarray(fig["least_covered_radii"])
+    assert np.all(np.diff(radii) <= 0) and np.all(radii > fig["coverage_radius"])
+    # more room than uncovered rows: all of them
+    fig = coverage_figures(c, max_images=10_000)
+    assert fig["least_covered_rows"] == c.uncovered_indices_.tolist()
+
+
+def test_coverage_figures_needs_a_fitted_scorer():
+    from sklearn.exceptions import NotFittedError
+
+    from sklearn_curate.coverage import coverage_figures
+
+    with pytest.raises(NotFittedError):
+        coverage_figures(CoverageScorer())

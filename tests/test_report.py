@@ -136,6 +136,56 @@ def test_figures_in_report_json(run):
     assert "foreign" in classes["names"]
 
 
+def test_coverage_in_report_json_and_page(run):
+    from sklearn.preprocessing import MinMaxScaler
+
+    from sklearn_curate.coverage import CoverageScorer
+
+    report = json.loads((run / "report.json").read_text())
+    fig = report["figures"]
+    cov = fig["coverage"]
+    counts = report["counts"]
+    n_embedded = counts["inputs"] - counts["corrupt"] - counts["exact_duplicate"]
+    assert cov["n_samples"] == n_embedded == sum(cov["counts"])
+    assert len(cov["bin_edges"]) == len(cov["counts"]) + 1
+    assert cov["method"] == "adaptive" and cov["n_neighbors"] == 20
+    assert cov["n_uncovered"] == int(max(n_embedded * 0.01, 1))
+    assert cov["bin_edges"][0] <= cov["coverage_radius"] <= cov["bin_edges"][-1]
+    shown = cov["least_covered_positions"]
+    assert len(shown) == len(cov["least_covered_rows"]) == len(cov["least_covered_radii"])
+    assert len(shown) == min(cov["n_uncovered"], cov["max_images"])
+    radii = np.asarray(cov["least_covered_radii"])
+    assert np.all(np.diff(radii) <= 0) and np.all(radii > cov["coverage_radius"])
+    # the rows are those of embeddings_reduced.npy (input order of the embedded inputs)
+    emb_pos = sorted(q for t in fig["embedding"]["traces"].values() for q in t["positions"])
+    assert shown == [emb_pos[r] for r in cov["least_covered_rows"]]
+    # recomputed from embeddings_reduced.npy: same cut-off and rows
+    R = np.load(run / "embeddings_reduced.npy")
+    X = MinMaxScaler(clip=True).fit_transform(R.astype(np.float64))
+    c = CoverageScorer(n_neighbors=20, fraction=0.01, device="cpu").fit(X)
+    assert cov["coverage_radius"] == pytest.approx(c.coverage_radius_, rel=1e-6)
+    assert cov["least_covered_rows"] == c.uncovered_indices_[: cov["max_images"]].tolist()
+    # it removes nothing: the counts are those of the filters
+    assert counts["kept"] + counts["outlier"] + counts["similar"] == n_embedded
+    page = (run / "report.html").read_text()
+    assert '<h2 id="coverage">Coverage</h2>' in page and 'id="coverage-plot"' in page
+    text = visible_text(page)
+    assert "removes nothing" in text and "k-th nearest" in text
+    section = text.split("Coverage", 1)[1]
+    for p, r in zip(shown, radii, strict=True):
+        assert fig["ids"][p] in section and f"radius {r:.6g}" in section
+
+
+def test_coverage_skipped_with_too_few_rows(tmp_path):
+    X = np.random.RandomState(0).rand(6, 3).astype(np.float32)
+    report, _ = curation_report(X)
+    assert report["figures"]["coverage"] is None
+    write_report(report, tmp_path)
+    page = (tmp_path / "report.html").read_text()
+    assert "Too few embedded rows to compute coverage" in page
+    assert 'id="coverage-plot"' not in page
+
+
 def test_run_log_has_the_progress_lines(run):
     lines = (run / "run.log").read_text().splitlines()
     report = json.loads((run / "report.json").read_text())
@@ -161,6 +211,9 @@ def test_python_api_on_curators(tmp_path):
     page = (tmp_path / "report.html").read_text()
     visible_numbers_ok(visible_text(page), json_numbers(report))
     assert json.loads((tmp_path / "report.json").read_text()) == report
+    cov = report["figures"]["coverage"]
+    assert cov["n_samples"] == 400  # every embedded row, removed by a filter or not
+    assert cov["n_neighbors"] == 20 and 'id="coverage-plot"' in page
 
 
 def test_feature_vectors_have_no_thumbnails(tmp_path):
