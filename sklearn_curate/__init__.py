@@ -4,12 +4,14 @@ Transformers: :class:`TorchLayerEmbedder` (features from a named layer of a torc
 model) and :class:`GPUReducer` (UMAP / PCA). Curators, which drop training rows in
 ``fit_resample`` (imbalanced-learn's sampler API): :class:`OutlierFilter` (HDBSCAN
 GLOSH), :class:`SimilarityFilter` (near-duplicates) and :class:`CoverageScorer`
-(under-covered regions, as DataEval). :class:`FilteredEstimator`
+(under-covered regions, as DataEval) and :class:`DataParameterScorer` (mislabelled
+samples, Data Parameters). :class:`FilteredEstimator`
 puts a curator in front of any scikit-learn estimator.
 """
 
 from .compose import FilteredEstimator
 from .coverage import CoverageScorer
+from .data_parameters import DataParameterScorer
 from .embedding import TorchLayerEmbedder, load_images
 from .neighbors import kneighbors
 from .outliers import OutlierFilter, glosh_from_condensed_tree
@@ -20,6 +22,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CoverageScorer",
+    "DataParameterScorer",
     "FilteredEstimator",
     "GPUReducer",
     "OutlierFilter",
