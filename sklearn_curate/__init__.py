@@ -5,7 +5,7 @@ model) and :class:`GPUReducer` (UMAP / PCA). Curators, which drop training rows 
 ``fit_resample`` (imbalanced-learn's sampler API): :class:`OutlierFilter` (HDBSCAN
 GLOSH), :class:`SimilarityFilter` (near-duplicates) and :class:`CoverageScorer`
 (under-covered regions, as DataEval) and :class:`DataParameterScorer` (mislabelled
-samples, Data Parameters). :class:`FilteredEstimator`
+samples, Data Parameters) and :class:`InfluenceScorer` (influence functions). :class:`FilteredEstimator`
 puts a curator in front of any scikit-learn estimator.
 """
 
@@ -13,6 +13,7 @@ from .compose import FilteredEstimator
 from .coverage import CoverageScorer
 from .data_parameters import DataParameterScorer
 from .embedding import TorchLayerEmbedder, load_images
+from .influence import InfluenceScorer, save_influence
 from .neighbors import kneighbors
 from .outliers import OutlierFilter, glosh_from_condensed_tree
 from .reduction import GPUReducer
@@ -25,10 +26,12 @@ __all__ = [
     "DataParameterScorer",
     "FilteredEstimator",
     "GPUReducer",
+    "InfluenceScorer",
     "OutlierFilter",
     "SimilarityFilter",
     "TorchLayerEmbedder",
     "glosh_from_condensed_tree",
     "kneighbors",
     "load_images",
+    "save_influence",
 ]
