@@ -29,6 +29,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_curate.data_parameters import DataParameterScorer
+from sklearn_curate.datasets import inject_label_noise
 
 ROUNDS = 5
 
@@ -47,13 +48,8 @@ def digits():
 
 
 def corrupt(y, rate, seed=0):
-    rng = np.random.default_rng(seed)
-    y = y.copy()
-    idx = rng.choice(len(y), int(round(rate * len(y))), replace=False)
-    y[idx] = (y[idx] + rng.integers(1, 10, len(idx))) % 10
-    flag = np.zeros(len(y), dtype=bool)
-    flag[idx] = True
-    return y, flag
+    """Symmetric label noise in the training labels (see inject_label_noise)."""
+    return inject_label_noise(y, rate, seed)
 
 
 def _fit_time(X, y, learn, device):

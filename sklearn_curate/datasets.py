@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.datasets import load_digits, load_sample_images
 from sklearn.utils import Bunch, check_random_state
 
-__all__ = ["make_faulty_digits", "sample_image_crops", "FAULTS"]
+__all__ = ["make_faulty_digits", "inject_label_noise", "sample_image_crops", "FAULTS"]
 
 FAULTS = ("none", "foreign", "rotated", "duplicates", "noisy_duplicates", "label_noise")
 
@@ -48,6 +48,45 @@ def sample_image_crops(n: int, size: int = 8, random_state=None) -> np.ndarray:
         patch = photo[r : r + block, c : c + block].reshape(size, 4, size, 4).mean(axis=(1, 3))
         out[j] = patch / 255.0 * 16.0
     return out
+
+
+def inject_label_noise(y, rate: float, random_state=0):
+    """Symmetric label noise: ``round(rate * n)`` labels moved uniformly to another class.
+
+    Classes are taken to be ``0 .. n_classes - 1`` with ``n_classes = y.max() + 1``;
+    each chosen label moves to one of the other classes with equal probability.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,), int
+        Clean labels.
+    rate : float
+        Share of labels to corrupt, in [0, 1).
+    random_state : int, numpy Generator or None, default=0
+        Seed of :func:`numpy.random.default_rng`.
+
+    Returns
+    -------
+    y_noisy : ndarray of shape (n_samples,), int
+        Labels with ``round(rate * n_samples)`` of them changed.
+    is_corrupted : ndarray of shape (n_samples,), bool
+        True where the label was changed.
+
+    Raises
+    ------
+    ValueError
+        If ``rate`` is outside [0, 1).
+    """
+    if not 0.0 <= rate < 1.0:
+        raise ValueError(f"rate={rate!r} is outside [0, 1); pass e.g. rate=0.2.")
+    rng = np.random.default_rng(random_state)
+    y = np.array(y, dtype=int)
+    n_classes = int(y.max()) + 1
+    idx = rng.choice(len(y), int(round(rate * len(y))), replace=False)
+    y[idx] = (y[idx] + rng.integers(1, n_classes, len(idx))) % n_classes
+    flag = np.zeros(len(y), dtype=bool)
+    flag[idx] = True
+    return y, flag
 
 
 def make_faulty_digits(fault: str = "foreign", rate: float = 0.05, random_state=0) -> Bunch:
@@ -132,11 +171,7 @@ def make_faulty_digits(fault: str = "foreign", rate: float = 0.05, random_state=
         images[rows[half:]] = 16.0 - images[rows[half:]]
         is_fault[rows] = True
     elif fault == "label_noise":
-        rows = rng.choice(n, size=n_changed, replace=False)
-        shift = rng.randint(1, 10, size=n_changed)
-        target = target.copy()
-        target[rows] = (target[rows] + shift) % 10
-        is_fault[rows] = True
+        target, is_fault = inject_label_noise(target, rate, rng.randint(2**31))
 
     return Bunch(
         data=images.reshape(len(images), -1),

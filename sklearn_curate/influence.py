@@ -324,7 +324,8 @@ class InfluenceScorer(BaseCurator):
         est = self.estimator
         self._dev = dev = self._torch_device()
         self.device_ = dev.type
-        Xt = torch.as_tensor(np.asarray(X, dtype=np.float64), device=dev)
+        # a copy: torch cannot share memory with read-only arrays (e.g. memory-mapped)
+        Xt = torch.tensor(np.asarray(X, dtype=np.float64), device=dev)
         if est is None:
             from sklearn.linear_model import LogisticRegression
 

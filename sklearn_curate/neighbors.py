@@ -18,7 +18,7 @@ import numpy as np
 
 from ._device import is_gpu_array, resolve_device, to_numpy
 
-__all__ = ["kneighbors", "knn_backend", "DEFAULT_MEMORY_BUDGET"]
+__all__ = ["kneighbors", "DEFAULT_MEMORY_BUDGET"]
 
 #: Default working-memory budget of one search, in bytes (128 MiB).
 DEFAULT_MEMORY_BUDGET = 128 * 2**20
@@ -360,27 +360,6 @@ def kneighbors(
             exact=chosen == "kdtree",
         )
     return (distances, indices, chosen) if return_backend else (distances, indices)
-
-
-def knn_backend(backend: str = "auto", device: str = "auto", n_samples: int | None = None) -> str:
-    """Name of the brute-force backend :func:`kneighbors` starts from: "faiss", "sklearn" or "torch".
-
-    With ``backend="auto"`` on low-dimensional data :func:`kneighbors` may still
-    switch to "kdtree" after timing both on a sample of the data.
-
-    Parameters
-    ----------
-    backend, device : str
-        As for :func:`kneighbors`.
-    n_samples : int, optional
-        Size of the indexed set (``"auto"`` keeps small data on the CPU).
-
-    Raises
-    ------
-    ValueError, ImportError, RuntimeError
-        As :func:`kneighbors` would for the same arguments.
-    """
-    return _choose_backend(backend, resolve_device(device, "knn", n_samples=n_samples).device)
 
 
 def _choose_backend(backend, device):

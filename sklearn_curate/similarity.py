@@ -19,7 +19,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import BaseCurator, check_fraction_rows
 from ._device import resolve_device
-from .neighbors import kneighbors, knn_backend
+from .neighbors import kneighbors
 
 __all__ = ["SimilarityFilter"]
 
@@ -278,7 +278,8 @@ class SimilarityFilter(BaseCurator):
     device_ : {"cpu", "cuda"}
         Where the neighbour searches ran.
     backend_ : str
-        Library of the neighbour searches ("faiss" or "torch").
+        Library of the neighbour searches that ran ("faiss", "sklearn", "torch" or
+        "kdtree"); "none" when a single sample needed no search.
     n_features_in_ : int
         Number of features seen in ``fit``.
 
@@ -355,7 +356,7 @@ class SimilarityFilter(BaseCurator):
             )
         choice = resolve_device(self.device, "knn", n_samples=n)
         self.device_ = choice.device
-        self.backend_ = knn_backend("auto", choice.device)
+        self.backend_ = "none"  # set by the k-NN search below; none runs for one sample
         self.n_neighbors_ = k = min(self.n_neighbors, n - 1)
 
         self.removal_distance_ = np.full(n, np.nan)

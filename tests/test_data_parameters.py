@@ -23,6 +23,7 @@ from sklearn_curate.data_parameters import (
     _SparseSGD,
     _temperature_grad,
 )
+from sklearn_curate.datasets import inject_label_noise
 
 
 @pytest.fixture(autouse=True)
@@ -36,14 +37,8 @@ def _one_thread():
 
 # -- data ------------------------------------------------------------------------------
 def corrupt(y, rate, seed=0):
-    """Symmetric label noise: ``round(rate * n)`` labels moved uniformly to another class."""
-    rng = np.random.default_rng(seed)
-    y = y.copy()
-    idx = rng.choice(len(y), int(round(rate * len(y))), replace=False)
-    y[idx] = (y[idx] + rng.integers(1, 10, len(idx))) % 10
-    flag = np.zeros(len(y), dtype=bool)
-    flag[idx] = True
-    return y, flag
+    """Symmetric label noise in the training labels (see inject_label_noise)."""
+    return inject_label_noise(y, rate, seed)
 
 
 @pytest.fixture(scope="module")

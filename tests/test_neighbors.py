@@ -5,7 +5,7 @@ import pytest
 from sklearn.datasets import load_digits
 from sklearn.neighbors import NearestNeighbors
 
-from sklearn_curate.neighbors import _choose_backend, _faiss_available, kneighbors, knn_backend
+from sklearn_curate.neighbors import _choose_backend, _faiss_available, kneighbors
 
 BACKENDS = ["torch", "sklearn", "kdtree"] + (["faiss"] if _faiss_available() else [])
 
@@ -126,8 +126,9 @@ def test_cuda_matches_cpu(digits):
 
 def test_auto_backend_on_cpu():
     expected = "faiss" if _faiss_available() else "sklearn"
-    assert knn_backend("auto", device="cpu") == expected
-    assert knn_backend("torch", device="cpu") == "torch"
+    X = np.random.default_rng(0).normal(size=(500, 4))  # below the k-d tree's size
+    assert kneighbors(X, 3, device="cpu", return_backend=True)[2] == expected
+    assert kneighbors(X, 3, backend="torch", device="cpu", return_backend=True)[2] == "torch"
 
 
 def test_gaussian_data_agrees_across_backends():
