@@ -89,59 +89,100 @@ class _SparseSGD:
         self.buf[rows] = b
         self.table[rows] = t.sub_(b, alpha=self.lr).clamp_(_LOG_SIGMA_MIN, _LOG_SIGMA_MAX)
 
-    # Within an epoch every row is in exactly one minibatch, a contiguous slice of the
-    # epoch's permutation. Holding the table and its momentum in permuted order for the
-    # epoch turns each sparse step into in-place updates of a slice (views, no
-    # gather / scatter per step): the same arithmetic as ``step``, far fewer kernels.
+    # Within an epoch every row is in exactly one minibatch, so a row's temperature is
+    # read once and updated once per epoch, and no other batch of the epoch reads it:
+    # deferring all instance updates of an epoch to its end is the same arithmetic as
+    # updating after each batch. The loop reads the temperatures of the whole epoch at
+    # once (``begin_epoch``), records each batch's gradient in a slice (one copy per
+    # step) and ``end_epoch`` applies the sparse step to every row: few kernels per step.
     def begin_epoch(self, perm):
-        """Copy the table and the momentum into the order of ``perm``."""
+        """Start an epoch whose batches are consecutive slices of ``perm``.
+
+        Returns
+        -------
+        sigma : Tensor of shape (n,)
+            ``exp(table[perm])``: the temperatures in the order of ``perm``, constant
+            during the epoch (read them with slices).
+        """
         self.perm = perm
-        self.t_perm = self.table[perm]
-        self.b_perm = self.buf[perm]
+        self.sigma_perm = self.table[perm].exp()
+        self.grad_perm = self.sigma_perm.new_empty(self.sigma_perm.shape)
+        return self.sigma_perm
 
-    def values(self, start, stop):
-        """The current log sigma of the rows ``perm[start:stop]`` (a view)."""
-        return self.t_perm[start:stop]
-
-    def step_slice(self, start, stop, grad):
-        """``step(perm[start:stop], grad)`` on the permuted copy."""
-        t = self.t_perm[start:stop]
-        if self.wd:
-            grad = grad + self.wd * t
-        self.b_perm[start:stop].mul_(_DP_MOMENTUM).add_(grad)
-        t.sub_(self.b_perm[start:stop], alpha=self.lr).clamp_(_LOG_SIGMA_MIN, _LOG_SIGMA_MAX)
+    def record(self, start, stop, grad_sigma):
+        """Store the gradient of the rows ``perm[start:stop]`` with respect to sigma."""
+        self.grad_perm[start:stop] = grad_sigma
 
     def end_epoch(self):
-        """Write the permuted copy back into the table and the momentum."""
-        self.table[self.perm] = self.t_perm
-        self.buf[self.perm] = self.b_perm
-        del self.perm, self.t_perm, self.b_perm
+        """Apply ``step`` to every row of the epoch with its recorded gradient.
 
-    def masked_step(self, present, grad, decay=None):
+        The gradient with respect to ``log sigma`` is ``sigma * d/dsigma``.
+        """
+        self.step(self.perm, self.grad_perm.mul_(self.sigma_perm))
+        del self.perm, self.sigma_perm, self.grad_perm
+
+    def masked_step(self, present, grad, decay=None, scale=None):
         """Update the rows where ``present`` is 1 (0/1 integers; a small table such as the
-        classes); ``grad`` must be 0 on the other rows. ``decay`` (optional, precomputed):
+        classes) with the gradient ``grad * scale`` (``scale`` optional); the gradient
+        must be 0 on the other rows. ``decay`` (optional, precomputed):
         ``present * (momentum - 1) + 1``."""
-        if self.wd:
-            grad = grad + self.wd * self.table * present
         if decay is None:
             decay = present * (_DP_MOMENTUM - 1.0) + 1.0
         # momentum decays only on the present rows: factor m there, 1 elsewhere
-        self.buf.mul_(decay).add_(grad)
+        self.buf.mul_(decay)
+        if scale is None:
+            self.buf.add_(grad)
+        else:
+            self.buf.addcmul_(grad, scale)
+        if self.wd:
+            self.buf.addcmul_(self.table, present, value=self.wd)
         self.table.addcmul_(self.buf, present, value=-self.lr).clamp_(
             _LOG_SIGMA_MIN, _LOG_SIGMA_MAX
         )
 
 
-def _temperature_grad(logp, nll, temp):
-    """Per-sample derivative of ``cross_entropy(logits / temp)`` with respect to ``temp``.
+def _tempered_cross_entropy(logits, y, onehot, temp):
+    """Per-sample tempered cross-entropy and its gradients, in closed form.
 
-    With ``s = logits / T``, ``p = softmax(s)``, ``logp = log p`` and ``nll = -logp_y``:
-    ``d CE / d T = -(sum_k p_k s_k - s_y) / T = -(nll + sum_k p_k logp_k) / T``. Computed
-    in closed form from the forward pass (cheaper than an autograd graph for it).
+    With ``s = logits / T`` (one temperature ``T_i`` per row), ``p = softmax(s)``,
+    ``logp = log p`` and the loss ``l_i = -logp_{i, y_i}``:
+
+    - ``d mean(l) / d logits_i = (p_i - onehot_i) / (T_i * B)`` (``B`` rows);
+    - ``d l_i / d T_i = -(sum_k p_ik s_ik - s_{i y_i}) / T_i = -(l_i + sum_k p_ik logp_ik) / T_i``.
+
+    Both come from the forward pass: a few kernels instead of an autograd graph through
+    the division, the log-softmax and the loss (which cost the training loop more than
+    the rest of the data-parameter update).
+
+    Parameters
+    ----------
+    logits : Tensor of shape (B, n_classes)
+        Detached network outputs.
+    y : Tensor of shape (B,), int64
+    onehot : Tensor of shape (B, n_classes)
+        ``y`` one-hot, same dtype as ``logits``.
+    temp : Tensor of shape (B,)
+        Positive temperatures.
+
+    Returns
+    -------
+    loss : Tensor of shape (B,)
+        ``l_i``.
+    grad_logits : Tensor of shape (B, n_classes)
+        Gradient of the batch mean ``mean_i l_i`` with respect to ``logits``.
+    grad_temp : Tensor of shape (B,)
+        ``d l_i / d T_i`` (per sample, not divided by ``B``).
     """
     import torch
+    import torch.nn.functional as F
 
-    return torch.linalg.vecdot(logp.exp(), logp).add_(nll).div_(temp).neg_()
+    t = temp[:, None]
+    logp = F.log_softmax(logits / t, dim=1)
+    p = logp.exp()
+    loss = F.nll_loss(logp, y, reduction="none")
+    grad_temp = torch.linalg.vecdot(p, logp).add_(loss).div_(temp).neg_()
+    grad_logits = p.sub_(onehot).div_(t * logits.shape[0])
+    return loss, grad_logits, grad_temp
 
 
 def _train(
@@ -189,11 +230,14 @@ def _train(
     val_acc = np.full(epochs, np.nan)
     state = None
     bs = min(est.batch_size, n)
+    onehot = F.one_hot(yt, n_classes).float() if (learn_inst or learn_class) else None
     for epoch in range(epochs):
         net.train()
         perm = torch.randperm(n, generator=gen).to(device)
         if learn_inst:
-            opt_inst.begin_epoch(perm)
+            sigma_inst = opt_inst.begin_epoch(perm)
+        if learn_inst or learn_class:
+            onehot_perm = onehot[perm]
         if learn_class:
             # per-batch class counts of the whole epoch in one call
             batch_of = torch.arange(n, device=device) // bs
@@ -203,49 +247,56 @@ def _train(
             present_all = counts_all.clamp(max=1)
             inv_all = 1.0 / counts_all.clamp_min(1)
             decay_all = present_all * (_DP_MOMENTUM - 1.0) + 1.0
-        epoch_loss = torch.zeros(n, device=device)
+            # rows as lists of views: no tensor indexing per step
+            present_all, inv_all, decay_all = (
+                t.unbind(0) for t in (present_all, inv_all, decay_all)
+            )
+        epoch_loss = torch.empty(n, device=device)
         for batch, start in enumerate(range(0, n, bs)):
             stop = min(start + bs, n)
             rows = perm[start:stop]
             xb, yb = Xt[rows], yt[rows]
             logits = net(xb)
-            # the data parameters are plain tensors (no autograd): their gradient is
-            # computed in closed form below, so none of this builds a graph
+            # the data parameters are plain tensors (no autograd): the gradients of the
+            # tempered loss are computed in closed form below, and autograd runs through
+            # the network only
             temp = None
             if learn_inst:
-                t_inst = opt_inst.values(start, stop).exp()
-                temp = t_inst
+                temp = sigma_inst[start:stop]
             if learn_class:
-                t_class = log_class.exp()[yb]
+                sigma_class = log_class.exp()
+                t_class = sigma_class[yb]
                 temp = t_class if temp is None else temp + t_class
+            opt.zero_grad(set_to_none=True)
             if temp is None:
                 per_sample = F.cross_entropy(logits, yb, reduction="none")
+                per_sample.mean().backward()
+                per_sample = per_sample.detach()
             else:
-                logp = F.log_softmax(logits / temp[:, None], dim=1)
-                per_sample = F.nll_loss(logp, yb, reduction="none")
-            loss = per_sample.mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            per_sample = per_sample.detach()
-            if temp is not None:
-                # per-sample gradients (not divided by the batch size, so lr_inst and
-                # lr_class are per-sample step sizes whatever batch_size is)
-                g_temp = _temperature_grad(logp.detach(), per_sample, temp)
-            if learn_inst:
-                opt_inst.step_slice(start, stop, g_temp * t_inst)
-            if learn_class:
-                g_class = torch.bincount(yb, weights=g_temp * t_class, minlength=n_classes)
-                opt_class.masked_step(
-                    present_all[batch], g_class * inv_all[batch], decay_all[batch]
+                # per-sample derivatives d loss_i / d temp_i (not divided by the batch
+                # size, so lr_inst and lr_class are per-sample step sizes whatever
+                # batch_size is); temp = sigma_class + sigma_inst, so it is also the
+                # derivative with respect to either sigma
+                per_sample, g_logits, g_temp = _tempered_cross_entropy(
+                    logits.detach(), yb, onehot_perm[start:stop], temp
                 )
-            epoch_loss[rows] = per_sample
+                logits.backward(g_logits)
+            opt.step()
+            if learn_inst:
+                opt_inst.record(start, stop, g_temp)
+            if learn_class:
+                # d/dlog sigma_c, averaged over the samples of class c in the batch
+                g_class = torch.bincount(yb, weights=g_temp, minlength=n_classes)
+                opt_class.masked_step(
+                    present_all[batch], g_class, decay_all[batch], sigma_class * inv_all[batch]
+                )
+            epoch_loss[start:stop] = per_sample
         sched.step()
         if learn_inst:
             opt_inst.end_epoch()
         traj[:, epoch] = log_inst.cpu().numpy()
         ctraj[:, epoch] = log_class.cpu().numpy()
-        losses[:, epoch] = epoch_loss.cpu().numpy()
+        losses[perm.cpu().numpy(), epoch] = epoch_loss.cpu().numpy()
         if X_val is not None:
             val_acc[epoch] = _accuracy(net, X_val, y_val, device)
         if keep_epoch is not None and epoch + 1 == keep_epoch:
@@ -499,20 +550,22 @@ class DataParameterScorer(BaseCurator):
 
         if y is None:
             raise ValueError(
-                "DataParameterScorer needs the class labels y (the temperatures are "
-                "learnt from the classification loss); call fit(X, y)."
+                "DataParameterScorer requires y to be passed, but the target y is None: "
+                "the temperatures are learnt from the classification loss of the class "
+                "labels; call fit(X, y)."
             )
         kind = type_of_target(y)
         if kind not in ("binary", "multiclass"):
             raise ValueError(
-                f"DataParameterScorer needs class labels; got a {kind!r} target. Encode "
-                "the labels as integers or strings, one per sample."
+                f"Unknown label type: DataParameterScorer needs class labels, got a "
+                f"{kind!r} target. Encode the labels as integers or strings, one per sample."
             )
         self.classes_, y_enc = np.unique(y, return_inverse=True)
         n_classes = self.classes_.shape[0]
         if n_classes < 2:
             raise ValueError(
-                f"DataParameterScorer needs at least 2 classes; got only {self.classes_[0]!r}."
+                "DataParameterScorer needs at least 2 classes; got only one class, "
+                f"{self.classes_[0]!r}."
             )
         n = X.shape[0]
         X = np.asarray(X, dtype=np.float32)
@@ -531,8 +584,10 @@ class DataParameterScorer(BaseCurator):
             self.validation_scores_ = None
             best = epochs
             if self.scoring == "best_epoch":
-                min_count = np.bincount(y_enc).min()
-                stratify = y_enc if min_count >= 2 else None
+                # stratified when every class can appear on both sides of the split
+                n_val = math.ceil(self.validation_fraction * n)
+                can_stratify = np.bincount(y_enc).min() >= 2 and min(n_val, n - n_val) >= n_classes
+                stratify = y_enc if can_stratify else None
                 tr, va = train_test_split(
                     np.arange(n),
                     test_size=self.validation_fraction,
@@ -632,7 +687,8 @@ class DataParameterScorer(BaseCurator):
 
     def decision_function(self, X):
         """Logits of the trained network (no temperature), shape (n_samples, n_classes)."""
-        return _logits(self.module_, self._check_X(X), self.device_)
+        X = self._check_X(X)
+        return _logits(self.module_, X, self.device_)
 
     def predict_proba(self, X):
         """Class probabilities of the trained network: softmax of its logits.
@@ -661,7 +717,8 @@ class DataParameterScorer(BaseCurator):
         -------
         ndarray of shape (n_samples,)
         """
-        return self.classes_[self.decision_function(X).argmax(1)]
+        labels = self.decision_function(X).argmax(1)
+        return self.classes_[labels]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -14,6 +14,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV, cross_val_predict, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
 from torch import nn
 
 from sklearn_curate.data_parameters import (
@@ -21,7 +22,7 @@ from sklearn_curate.data_parameters import (
     _LOG_SIGMA_MIN,
     DataParameterScorer,
     _SparseSGD,
-    _temperature_grad,
+    _tempered_cross_entropy,
 )
 from sklearn_curate.datasets import inject_label_noise
 
@@ -164,16 +165,22 @@ def test_predict_of_trained_network(digits_split):
 
 
 # -- the data-parameter optimiser -------------------------------------------------------
-def test_temperature_gradient_matches_autograd():
+def test_tempered_cross_entropy_matches_autograd():
     g = torch.Generator().manual_seed(0)
-    logits = torch.randn(16, 5, generator=g)
+    logits = torch.randn(16, 5, generator=g, requires_grad=True)
     y = torch.randint(0, 5, (16,), generator=g)
     temp = (torch.rand(16, generator=g) + 0.5).requires_grad_(True)
     nll = nn.functional.cross_entropy(logits / temp[:, None], y, reduction="none")
-    nll.sum().backward()
-    logp = torch.log_softmax(logits / temp.detach()[:, None], 1)
-    ours = _temperature_grad(logp, nll.detach(), temp.detach())
-    assert torch.allclose(ours, temp.grad, atol=1e-5)
+    nll.sum().backward()  # d nll_i / d temp_i: each temp enters one loss only
+    logits_grad_of_mean = torch.autograd.grad(
+        nn.functional.cross_entropy(logits / temp[:, None], y), logits
+    )[0]
+    onehot = nn.functional.one_hot(y, 5).float()
+    loss, g_logits, g_temp = _tempered_cross_entropy(logits.detach(), y, onehot, temp.detach())
+    assert torch.allclose(loss, nll.detach(), atol=1e-6)
+    assert torch.allclose(g_temp, temp.grad, atol=1e-5)
+    assert torch.allclose(g_logits, logits_grad_of_mean, atol=1e-6)
+    assert g_temp.abs().min() > 1e-4  # not trivially zero
 
 
 def test_sparse_sgd_touches_only_the_batch():
@@ -307,7 +314,7 @@ def test_bad_params(small, params, match):
 
 def test_bad_inputs(small):
     X, y = small
-    with pytest.raises(ValueError, match="needs the class labels y"):
+    with pytest.raises(ValueError, match="requires y to be passed"):
         quick().fit(X)
     X_nan = X.copy()
     X_nan[0, 0] = np.nan
@@ -343,18 +350,28 @@ def test_gridsearch_in_imblearn_pipeline(small):
     assert grid.best_score_ > 0.8
 
 
-def test_epoch_permuted_steps_equal_sparse_steps():
-    """The training loop's slice updates on the epoch's permuted copy are ``step``."""
+def test_epoch_deferred_steps_equal_sparse_steps():
+    """Recording each batch's gradient and stepping at the end of the epoch is ``step``
+    after every batch: within an epoch every row is in exactly one batch."""
     g = torch.Generator().manual_seed(0)
     a, b = torch.zeros(10), torch.zeros(10)
     opt_a = _SparseSGD(a, lr=0.3, weight_decay=0.05)
     opt_b = _SparseSGD(b, lr=0.3, weight_decay=0.05)
     for _ in range(3):
         perm = torch.randperm(10, generator=g)
-        opt_b.begin_epoch(perm)
+        sigma = opt_b.begin_epoch(perm)
+        assert torch.allclose(sigma, a[perm].exp())
         for start in range(0, 10, 4):
-            grad = torch.randn(len(perm[start : start + 4]), generator=g)
-            opt_a.step(perm[start : start + 4], grad)
-            opt_b.step_slice(start, start + 4, grad)
+            rows = perm[start : start + 4]
+            grad_sigma = torch.randn(len(rows), generator=g)
+            # the gradient with respect to log sigma is sigma * d/dsigma
+            opt_a.step(rows, grad_sigma * a[rows].exp())
+            opt_b.record(start, start + 4, grad_sigma)
         opt_b.end_epoch()
     assert torch.allclose(a, b) and torch.allclose(opt_a.buf, opt_b.buf)
+    assert not torch.equal(a, torch.zeros(10))
+
+
+@parametrize_with_checks([DataParameterScorer(max_epochs=3, device="cpu", random_state=0)])
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
