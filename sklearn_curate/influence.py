@@ -81,12 +81,17 @@ class InfluenceScorer(BaseCurator):
         by ``loss``; it is trained in float64 on a copy. A fitted skorch net is
         accepted with ``refit=False`` (its ``module_`` and ``criterion_``; untested
         here, skorch is optional).
-    method : {"cg", "exact", "lissa"}, default="cg"
+    method : {"auto", "exact", "cg", "lissa"}, default="auto"
         How ``H^-1`` is applied. "exact": the dense Hessian, Cholesky-factorised once
         and reused for every test point (``p^2`` memory, ``p^3 / 3`` operations).
         "cg": conjugate gradient on Hessian-vector products, all right-hand sides of
-        one call solved together as a block (no dense Hessian). "lissa": the
-        Neumann series of Agarwal et al. (2017), see ``lissa_*``.
+        one call solved together as a block (no dense Hessian), preconditioned
+        with the inverse of each class's diagonal block for LogisticRegression.
+        "lissa": the Neumann series of Agarwal et al. (2017), see ``lissa_*``.
+        "auto": "exact" up to 5,000 parameters (a 200 MB Hessian), else "cg". On
+        the digits (650 parameters, 1,500 x 100 influences) "exact" took 0.03-0.12 s
+        and preconditioned CG 2.2 s (58 iterations; 25 s and 169 iterations without
+        the preconditioner), both agreeing to Spearman 1.000.
     damping : float >= 0, default=0.0
         Added to the Hessian's diagonal. Needed only when the model is not at a strict
         minimum (a torch model trained elsewhere, or without weight decay).
@@ -165,6 +170,10 @@ class InfluenceScorer(BaseCurator):
     self_influence_ : ndarray of shape (n_samples,)
         The self-influence (>= 0 for a positive definite Hessian).
     support_, sample_indices_, n_removed_ : as every curator.
+    method_ : {"exact", "cg", "lissa"}
+        The solver ``method`` resolved to ("auto" picks by ``n_params_``).
+    self_influence_method_ : {"exact", "cg", "lissa"}
+        The solver of ``self_influence_``.
     lissa_scale_ : float
         With method="lissa": the scale used (after the first solve).
     n_features_in_ : int
@@ -216,7 +225,7 @@ class InfluenceScorer(BaseCurator):
 
     _parameter_constraints: dict = {
         "estimator": [None, HasMethods(["fit"]), torch.nn.Module],
-        "method": [StrOptions({"cg", "exact", "lissa"})],
+        "method": [StrOptions({"auto", "cg", "exact", "lissa"})],
         "damping": [Interval(Real, 0, None, closed="left")],
         "fraction": [Interval(Real, 0, 1, closed="left")],
         "refit": ["boolean"],
@@ -244,7 +253,7 @@ class InfluenceScorer(BaseCurator):
         self,
         estimator=None,
         *,
-        method="cg",
+        method="auto",
         damping=0.0,
         fraction=0.01,
         refit=True,
@@ -361,6 +370,7 @@ class InfluenceScorer(BaseCurator):
         self.n_params_ = obj.n_params
         self.grad_norm_ = float(obj.grad_total().norm())
         self._solvers = {}
+        self.method_ = self._resolve_method(self.method)
         self._train_grads = None
         self._rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31))
         if self.cache_gradients:
@@ -434,10 +444,16 @@ class InfluenceScorer(BaseCurator):
                 self.lissa_scale_ = self._solvers[key].scale
         return self._solvers[key]
 
+    def _resolve_method(self, method):
+        """ "auto" -> "exact" when the dense Hessian is small, else "cg"."""
+        if method == "auto":
+            return "exact" if self._obj.n_params <= _EXACT_MAX_PARAMS else "cg"
+        return method
+
     def _self_influence(self):
         method = self.self_influence_method
         if method == "auto":
-            method = "exact" if self._obj.n_params <= _EXACT_MAX_PARAMS else self.method
+            method = "exact" if self._obj.n_params <= _EXACT_MAX_PARAMS else self.method_
         self.self_influence_method_ = method
         solver = self._solver(method)
         out = np.empty(self._obj.X.shape[0])
@@ -464,7 +480,7 @@ class InfluenceScorer(BaseCurator):
         ----------
         X_test : array-like of shape (n_test, n_features)
         y_test : array-like of shape (n_test,)
-        method : {"cg", "exact", "lissa"}, default=None
+        method : {"auto", "cg", "exact", "lissa"}, default=None
             Override of ``self.method`` for this call (its solver is cached).
 
         Returns
@@ -480,10 +496,13 @@ class InfluenceScorer(BaseCurator):
             If unfitted, if X_test and y_test differ in length or X_test has the
             wrong number of features, or for an unknown method.
         """
-        method = self.method if method is None else method
-        if method not in ("cg", "exact", "lissa"):
-            raise ValueError(f"method={method!r}; choose 'cg', 'exact' or 'lissa'.")
+        if method is None:
+            check_is_fitted(self, "method_")
+            method = self.method_
+        if method not in ("auto", "cg", "exact", "lissa"):
+            raise ValueError(f"method={method!r}; choose 'auto', 'exact', 'cg' or 'lissa'.")
         Gt = self._test_grads(X_test, y_test)
+        method = self._resolve_method(method)
         S = self._solver(method).solve(Gt) * self._obj.c
         out = np.empty((Gt.shape[0], self._obj.X.shape[0]))
         for sl, G in self._iter_train_grads():
