@@ -9,6 +9,7 @@ samples, Data Parameters) and :class:`InfluenceScorer` (influence functions). :c
 puts a curator in front of any scikit-learn estimator.
 """
 
+from ._dp_figures import data_parameter_figures
 from .compose import FilteredEstimator
 from .coverage import CoverageScorer
 from .data_parameters import DataParameterScorer
@@ -30,6 +31,7 @@ __all__ = [
     "OutlierFilter",
     "SimilarityFilter",
     "TorchLayerEmbedder",
+    "data_parameter_figures",
     "glosh_from_condensed_tree",
     "kneighbors",
     "load_images",

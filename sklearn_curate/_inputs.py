@@ -82,8 +82,18 @@ class Inputs:
     faults: dict | None = None
 
 
+#: Share of the built-in digits whose label is moved to another class when the run has a
+#: mislabelled step (``--mislabelled``), so that the step has planted faults to find.
+DEFAULT_LABEL_NOISE = 0.02
+
+
 def load_inputs(
-    images: str | None, array: str | None, image_size: int | None, seed: int, progress: bool
+    images: str | None,
+    array: str | None,
+    image_size: int | None,
+    seed: int,
+    progress: bool,
+    label_noise: float = 0.0,
 ) -> Inputs:
     """Load the inputs named on the command line.
 
@@ -101,6 +111,9 @@ def load_inputs(
         Random seed of the built-in data's planted faults.
     progress : bool
         Whether to show a progress bar while reading image files.
+    label_noise : float, default=0.0
+        Built-in data only: share of the 1,797 digits whose label is moved to another
+        class (:func:`sklearn_curate.datasets.inject_label_noise`, seeded by ``seed``).
 
     Returns
     -------
@@ -116,7 +129,7 @@ def load_inputs(
         return _folder_inputs(images, image_size or DEFAULT_FOLDER_IMAGE_SIZE, progress)
     if array is not None:
         return _array_inputs(array, image_size)
-    return _default_inputs(seed, image_size)
+    return _default_inputs(seed, image_size, label_noise)
 
 
 def _resize(images: np.ndarray, size: int) -> np.ndarray:
@@ -144,7 +157,7 @@ def _resize(images: np.ndarray, size: int) -> np.ndarray:
     ).numpy()
 
 
-def _default_inputs(seed: int, image_size: int | None) -> Inputs:
+def _default_inputs(seed: int, image_size: int | None, label_noise: float = 0.0) -> Inputs:
     """The built-in data: scikit-learn's digits plus planted foreign images and duplicates.
 
     Parameters
@@ -153,13 +166,16 @@ def _default_inputs(seed: int, image_size: int | None) -> Inputs:
         Random seed of the planted faults.
     image_size : int or None
         Side in pixels to resize the 8x8 digits to; None keeps them 8x8.
+    label_noise : float, default=0.0
+        Share of the digits (rows 0-1796) whose label is moved to another class;
+        their rows are ``faults["mislabelled_rows"]`` (absent when 0).
 
     Returns
     -------
     Inputs
         1,852 gray images with ``faults`` set, all readable.
     """
-    from .datasets import make_faulty_digits
+    from .datasets import inject_label_noise, make_faulty_digits
 
     # A few foreign images: many more would form a cluster of their own, which a
     # density-based outlier score (GLOSH) rightly calls typical.
@@ -168,6 +184,12 @@ def _default_inputs(seed: int, image_size: int | None) -> Inputs:
     n_digits = int((~foreign.is_fault).sum())
     images = np.concatenate([foreign.images, dups.images[n_digits:]])
     labels = np.concatenate([foreign.target, dups.target[n_digits:]])
+    flipped = None
+    if label_noise:
+        labels[:n_digits], is_flipped = inject_label_noise(
+            labels[:n_digits], label_noise, random_state=seed
+        )
+        flipped = np.flatnonzero(is_flipped)
     n_foreign = int(foreign.is_fault.sum())
     n = images.shape[0]
     data = (images / 16.0).astype(np.float32)[:, None]
@@ -187,6 +209,7 @@ def _default_inputs(seed: int, image_size: int | None) -> Inputs:
             "foreign_rows": np.arange(n_digits, n_digits + n_foreign),
             "duplicate_rows": np.arange(n_digits + n_foreign, n),
             "duplicate_source": dups.source[n_digits:],
+            **({} if flipped is None else {"mislabelled_rows": flipped}),
         },
     )
 

@@ -30,6 +30,8 @@ LIST_FILES = {
     "corrupt": "corrupt.txt",
     "exact_duplicate": "removed_exact_duplicates.txt",
 }
+#: The list of the optional mislabelled step (``--mislabelled``); written only when it ran.
+MISLABELLED_FILE = "removed_mislabelled.txt"
 _VERSIONED = (
     "sklearn-curate",
     "numpy",
@@ -59,12 +61,57 @@ class Decisions:
     duplicate_of : ndarray of shape (n_inputs,), dtype int64
         Input position of the kept row a similar row stands for, or of the first
         copy of an exact duplicate; -1 otherwise.
+    mislabelled_score : ndarray of shape (n_inputs,) or None
+        ``DataParameterScorer.scores_`` (minus the chosen ``log sigma_inst``) of the rows
+        the mislabelled step saw, NaN elsewhere; None when the step did not run (then
+        no input is ``"mislabelled"`` and the outputs are those of a run without it).
+    dp_category : ndarray of shape (n_inputs,), dtype object or None
+        ``DataParameterScorer.categories_`` of those rows, ``""`` elsewhere; None
+        when the step did not run.
     """
 
     decision: np.ndarray
     outlier_score: np.ndarray
     similarity_score: np.ndarray
     duplicate_of: np.ndarray
+    mislabelled_score: np.ndarray | None = None
+    dp_category: np.ndarray | None = None
+
+    def list_files(self) -> dict:
+        """The decision -> list file map of this run (:data:`LIST_FILES`, plus
+        ``removed_mislabelled.txt`` when the mislabelled step ran)."""
+        if self.mislabelled_score is None:
+            return dict(LIST_FILES)
+        out = {}
+        for d, name in LIST_FILES.items():
+            out[d] = name
+            if d == "similar":  # the step runs after the similarity step
+                out["mislabelled"] = MISLABELLED_FILE
+        return out
+
+    def mark_mislabelled(self, positions, scores, support, categories) -> None:
+        """Record the mislabelled step, run on the inputs at ``positions``.
+
+        Parameters
+        ----------
+        positions : ndarray of int, shape (m,)
+            Input positions of the rows the step saw (all ``"kept"`` so far).
+        scores : ndarray of shape (m,)
+            ``DataParameterScorer.scores_``.
+        support : ndarray of bool, shape (m,)
+            The rows it kept; the others become ``"mislabelled"``.
+        categories : ndarray of str, shape (m,)
+            ``DataParameterScorer.categories_``.
+        """
+        positions = np.asarray(positions, dtype=np.int64)
+        if not np.all(self.decision[positions] == "kept"):
+            raise ValueError("the mislabelled step must only see kept rows")
+        n = len(self.decision)
+        self.mislabelled_score = np.full(n, np.nan)
+        self.mislabelled_score[positions] = scores
+        self.dp_category = np.full(n, "", dtype=object)
+        self.dp_category[positions] = np.asarray(categories, dtype=object)
+        self.decision[positions[~np.asarray(support, dtype=bool)]] = "mislabelled"
 
     @classmethod
     def from_filters(
@@ -113,9 +160,9 @@ class Decisions:
         Returns
         -------
         dict of str to int
-            Keyed as :data:`LIST_FILES`.
+            Keyed as :meth:`list_files`.
         """
-        return {d: int((self.decision == d).sum()) for d in LIST_FILES}
+        return {d: int((self.decision == d).sum()) for d in self.list_files()}
 
 
 def build_report(
@@ -198,6 +245,18 @@ def build_report(
             "nearest kept id of a similar row, or the first copy of an exact duplicate. label: the class folder (or digit) if any.",
         },
     }
+    if decisions.mislabelled_score is not None:
+        report["counting_rule"] += (
+            " With --mislabelled, the mislabelled step (DataParameterScorer on the rows "
+            "left, with their class labels) then drops round(mislabelled * n) more, the "
+            "largest learnt temperatures first."
+        )
+        report["files"][MISLABELLED_FILE] = "ids dropped by the mislabelled step"
+        report["files"]["scores.csv"] += (
+            " mislabelled_score: DataParameterScorer.scores_, minus the log of the "
+            "instance temperature sigma at the chosen epoch (higher = more typical; empty "
+            "for rows the step did not see). dp_category: easy, hard or need_review."
+        )
     if inputs.faults is not None:
         report["default_data"] = _default_data_summary(inputs.faults, decisions.decision)
     return report
@@ -225,7 +284,7 @@ def _default_data_summary(faults: dict, decision: np.ndarray) -> dict:
         faults["duplicate_source"],
     )
     pair_found = (decision[dup_rows] == "similar") | (decision[dup_src] == "similar")
-    return {
+    out = {
         "foreign_rows": f"{foreign[0]}-{foreign[-1]}",
         "foreign_dropped_as_outlier": int((decision[foreign] == "outlier").sum()),
         "foreign_total": int(len(foreign)),
@@ -233,6 +292,15 @@ def _default_data_summary(faults: dict, decision: np.ndarray) -> dict:
         "duplicate_pairs_with_one_dropped_as_similar": int(pair_found.sum()),
         "duplicate_pairs_total": int(len(dup_rows)),
     }
+    flipped = faults.get("mislabelled_rows")
+    if flipped is not None:
+        out["mislabelled_rows"] = [int(r) for r in flipped]
+        out["mislabelled_dropped_as_mislabelled"] = int((decision[flipped] == "mislabelled").sum())
+        out["mislabelled_dropped_by_other_steps"] = int(
+            np.isin(decision[flipped], ("outlier", "similar")).sum()
+        )
+        out["mislabelled_total"] = int(len(flipped))
+    return out
 
 
 def write_tables(
@@ -254,7 +322,7 @@ def write_tables(
         The reduced rows, saved as ``embeddings_reduced.npy`` unless ``R is Z``.
     """
     ids = inputs.ids
-    for decision, name in LIST_FILES.items():
+    for decision, name in decisions.list_files().items():
         with open(folder / name, "w", encoding="utf-8") as fh:
             for i in np.flatnonzero(decisions.decision == decision):
                 reason = ""
@@ -265,10 +333,16 @@ def write_tables(
                 fh.write(f"{ids[i]}{reason}\n")
     with open(folder / "scores.csv", "w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["id", "outlier_score", "similarity_score", "decision", "duplicate_of", "label"])
+        header = ["id", "outlier_score", "similarity_score", "decision", "duplicate_of", "label"]
+        dp = decisions.mislabelled_score is not None
+        w.writerow(header + (["mislabelled_score", "dp_category"] if dp else []))
         for i in range(len(ids)):
             o, s = decisions.outlier_score[i], decisions.similarity_score[i]
             dup = decisions.duplicate_of[i]
+            extra = []
+            if dp:
+                m = decisions.mislabelled_score[i]
+                extra = ["" if np.isnan(m) else f"{m:.6g}", decisions.dp_category[i]]
             w.writerow(
                 [
                     ids[i],
@@ -277,6 +351,7 @@ def write_tables(
                     decisions.decision[i],
                     ids[dup] if dup >= 0 else "",
                     inputs.labels[i] if inputs.labels is not None else "",
+                    *extra,
                 ]
             )
     np.save(folder / "embeddings.npy", np.asarray(Z, dtype=np.float32))

@@ -14,7 +14,10 @@ import io
 import numpy as np
 
 #: Decisions whose rows have an embedding (the rows of ``embeddings_reduced.npy``).
-EMBEDDED = ("kept", "outlier", "similar")
+EMBEDDED = ("kept", "outlier", "similar", "mislabelled")
+#: Embedded decisions that always get a trace; the others only when some input has them
+#: (a run without ``--mislabelled`` has the same figures as before the step existed).
+ALWAYS_TRACED = ("kept", "outlier", "similar")
 #: Decisions of removed inputs shown as image pairs, in page order.
 PAIR_REASONS = ("outlier", "similar", "exact_duplicate")
 N_BINS = 40
@@ -116,11 +119,11 @@ def build_figures(
     Parameters
     ----------
     R : array-like of shape (n_embedded, k)
-        The reduced embedding of the rows whose decision is kept, outlier or
-        similar, in input order.
+        The reduced embedding of the rows whose decision is kept, outlier,
+        similar or mislabelled, in input order.
     decision : array-like of str, shape (n_inputs,)
         The decision per input: ``"kept"``, ``"outlier"``, ``"similar"``,
-        ``"corrupt"`` or ``"exact_duplicate"``.
+        ``"mislabelled"``, ``"corrupt"`` or ``"exact_duplicate"``.
     ids : list of str, optional
         One id per input; row positions as strings by default.
     duplicate_of : array-like of int, shape (n_inputs,), optional
@@ -162,6 +165,8 @@ def build_figures(
     traces = {}
     for d in EMBEDDED:
         rows = np.flatnonzero(emb_dec == d)
+        if d not in ALWAYS_TRACED and not len(rows):
+            continue
         traces[d] = {
             "positions": [int(p) for p in emb_pos[rows]],
             "x": _round(coords[rows, 0]),

@@ -3,7 +3,11 @@
 ``report.json`` holds every number the page shows: counts, parameters, timings,
 versions and, under ``figures``, the point coordinates, the nearest-neighbour distance
 histograms, the removed / nearest-kept pairs with their distances, the per-class counts and the
-coverage of the embedding (critical-radius histogram, least-covered rows; see :func:`sklearn_curate._report_figures.build_figures`).
+coverage of the embedding (critical-radius histogram, least-covered rows; see :func:`sklearn_curate._report_figures.build_figures`)
+and, when the run had a mislabelled step (``--mislabelled``), ``data_parameters``: the
+Data Parameters figures of :func:`sklearn_curate._dp_figures.data_parameter_figures` plus
+``positions`` (the input position of each row the scorer saw). Reports without that key
+render exactly as before.
 
 ``report.html`` is one self-contained file that opens offline: plotly.js, the report
 itself (as JSON) and the thumbnails (base64 PNG) are inlined. The tables are rendered
@@ -222,6 +226,182 @@ def _coverage_section(figures: dict, thumbnails: dict | None) -> list:
     return parts
 
 
+#: Colours of the Data Parameters categories (the seed tool's borders).
+_DP_COLORS = {"easy": "green", "hard": "red", "need_review": "orange"}
+_DP_TITLES = {"easy": "easy", "hard": "hard", "need_review": "need review"}
+#: Most classes given an image strip on the page (all are in report.json).
+MAX_DP_CLASSES_SHOWN = 100
+# Inlined in the section (not in _CSS), so pages without the section are unchanged.
+_DP_CSS = """
+.dp-strip { display: flex; flex-wrap: wrap; align-items: center; gap: 0.3em;
+            margin: 0.2em 0; }
+.dp-strip .dp-label { width: 8em; font-size: 0.85em; }
+.dp-strip img { width: 3em; height: 3em; image-rendering: pixelated; background: #eee;
+                border: 3px solid; }
+.dp-strip span.dp-id { border: 3px solid; padding: 0 0.3em; font-size: 0.8em; }
+.dp-easy { border-color: green !important; } .dp-hard { border-color: red !important; }
+.dp-need_review { border-color: orange !important; }
+#dp-hover-panel { width: 10em; border: 1px solid #ddd; padding: 0.5em; min-height: 12em; }
+#dp-hover-img { width: 8em; height: 8em; image-rendering: pixelated; background: #eee;
+                display: block; }
+"""
+
+
+def _dp_section(figures: dict, thumbnails: dict | None) -> list:
+    """The "Mislabelled samples (data parameters)" section, when the step ran."""
+    dp = figures.get("data_parameters")
+    if dp is None:
+        return []
+    ids = figures["ids"]
+    positions = dp.get("positions") or list(range(dp["n_samples"]))
+    sigma = dp["sigma_chosen"]
+    counts = dp["counts"]
+    parts = [_section("Mislabelled samples (data parameters)", "data-parameters")]
+    parts.append(f"<style>{_DP_CSS}</style>")
+    parts.append(
+        '<p class="note">DataParameterScorer learnt a temperature sigma per row for '
+        f"{dp['n_epochs']} epochs on the {dp['n_samples']} rows left after the other steps, "
+        "with their class labels (sigma starts at 1; the network cannot fit a mislabelled "
+        "row, so its sigma rises). The rows are ranked by sigma after epoch "
+        f"{dp['best_epoch']} (scoring {html.escape(dp['scoring'])}); the {dp['n_removed']} "
+        "with the largest sigma are in removed_mislabelled.txt. Categories: "
+        '<span style="color:green">easy</span> (log sigma at that epoch and its mean over '
+        'the epochs both at most 0), <span style="color:red">hard</span> (both above 0: '
+        'likely mislabelled or an outlier), <span style="color:orange">need review</span> '
+        "(the two disagree). Every number is in report.json under "
+        "figures.data_parameters.</p>"
+    )
+    parts.append(
+        _table(
+            [(_DP_TITLES[c], counts[c]) for c in dp["categories"]] + [("removed", dp["n_removed"])],
+            ("category", "rows"),
+        )
+    )
+    emb = dp["embedding"]
+    note = (
+        "Left: sigma after each epoch, per category: the median (thick line), the band "
+        f"between the percentiles {dp['band_percentiles'][0]} and "
+        f"{dp['band_percentiles'][1]} and a few rows (thin lines); the dashed line marks "
+        f"the chosen epoch. Right: {html.escape(emb['method'])}, one point per row"
+    )
+    if emb["subsampled"]:
+        note += f" ({emb['n_points']} of the {dp['n_samples']} rows)"
+    note += "; hover or click a point to see its image."
+    parts.append(f'<p class="note">{note}</p>')
+    parts.append(
+        '<div class="plots"><div id="dp-trajectories" class="plot"></div>'
+        '<div id="dp-embedding" class="plot"></div>'
+        '<div id="dp-hover-panel"><img id="dp-hover-img" alt="">'
+        '<div id="dp-hover-id">hover a point</div></div></div>'
+    )
+    classes = dp["classes"]
+    names = classes["names"]
+    shown = names[:MAX_DP_CLASSES_SHOWN]
+    parts.append("<h3>Per class: easy, hard and need-review rows</h3>")
+    parts.append(
+        '<p class="note">Border colour = category. Easy: the lowest sigma first; hard: the '
+        "highest sigma first; need review: the largest gap between log sigma at the chosen "
+        "epoch and its mean first. Hover an image for its id and sigma."
+        + (f" Showing {len(shown)} of the {len(names)} classes." if len(shown) < len(names) else "")
+        + "</p>"
+    )
+    for name in shown:
+        strip = classes["strips"][name]
+        c = strip["counts"]
+        parts.append(
+            f"<h4>class {html.escape(name)}: {c['easy']} easy, {c['hard']} hard, "
+            f"{c['need_review']} need review</h4>"
+        )
+        for cat in dp["categories"]:
+            items = []
+            for row in strip[cat]:
+                pos = positions[row]
+                title = html.escape(f"{ids[pos]} ({_DP_TITLES[cat]}, sigma {_fmt(sigma[row])})")
+                b64 = thumbnails.get(str(pos)) if thumbnails else None
+                if b64 is None:
+                    items.append(
+                        f'<span class="dp-id dp-{cat}" title="{title}">{html.escape(ids[pos])}</span>'
+                    )
+                else:
+                    items.append(
+                        f'<img class="dp-{cat}" alt="{html.escape(ids[pos])}" title="{title}" '
+                        f'src="data:image/png;base64,{b64}">'
+                    )
+            label = (
+                f'<span class="dp-label" style="color:{_DP_COLORS[cat]}">{_DP_TITLES[cat]}</span>'
+            )
+            parts.append(
+                f'<div class="dp-strip">{label}{"".join(items) or "<span>none</span>"}</div>'
+            )
+    return parts
+
+
+_DP_JS = r"""
+  const DP = F.data_parameters;
+  if (DP && document.getElementById('dp-trajectories')) {
+    const dpColors = {easy: '#2ca02c', hard: '#d62728', need_review: '#ff7f0e'};
+    const dpFill = {easy: 'rgba(44,160,44,0.2)', hard: 'rgba(214,39,40,0.2)',
+                    need_review: 'rgba(255,127,14,0.2)'};
+    const lines = [];
+    for (const c of DP.categories) {
+      const t = DP.trajectories[c];
+      if (!t.median.length) continue;
+      for (const curve of t.curves) {
+        lines.push({type: 'scatter', mode: 'lines', x: DP.epochs, y: curve, opacity: 0.35,
+          line: {color: dpColors[c], width: 0.7}, showlegend: false, hoverinfo: 'skip',
+          legendgroup: c});
+      }
+      lines.push({type: 'scatter', mode: 'lines', x: DP.epochs, y: t.q10, line: {width: 0},
+        showlegend: false, hoverinfo: 'skip', legendgroup: c});
+      lines.push({type: 'scatter', mode: 'lines', x: DP.epochs, y: t.q90, line: {width: 0},
+        fill: 'tonexty', fillcolor: dpFill[c], showlegend: false, hoverinfo: 'skip',
+        legendgroup: c});
+      lines.push({type: 'scatter', mode: 'lines', x: DP.epochs, y: t.median, legendgroup: c,
+        name: c.replace('_', ' ') + ' (' + DP.counts[c] + ')',
+        line: {color: dpColors[c], width: 3}});
+    }
+    const b = DP.best_epoch;
+    done.push(Plotly.newPlot('dp-trajectories', lines,
+      {margin: {l: 50, r: 10, t: 60, b: 40}, title: {text: 'sigma per epoch'},
+       legend: {orientation: 'h', y: 1.0, yanchor: 'bottom', x: 0, xanchor: 'left'},
+       xaxis: {title: {text: 'epoch'}},
+       yaxis: {title: {text: 'sigma (instance temperature)'}, type: 'log'},
+       shapes: [{type: 'line', x0: b, x1: b, yref: 'paper', y0: 0, y1: 1,
+                 line: {color: '#555', width: 1, dash: 'dash'}}]},
+      config));
+    const pts = [];
+    for (const c of DP.categories) {
+      const t = DP.embedding.traces[c];
+      if (!t.rows.length) continue;
+      pts.push({type: 'scattergl', mode: 'markers', name: c.replace('_', ' ') + ' (' +
+        t.rows.length + ')', x: t.x, y: t.y, customdata: t.rows, hoverinfo: 'name',
+        marker: {size: 4, color: dpColors[c], opacity: 0.8}});
+    }
+    const dpImg = document.getElementById('dp-hover-img');
+    const dpId = document.getElementById('dp-hover-id');
+    function dpShow(ev) {
+      if (!ev || !ev.points || !ev.points.length) return;
+      const pt = ev.points[0];
+      let row = pt.customdata;
+      if (row === undefined && pt.data) row = pt.data.customdata[pt.pointNumber];
+      if (row === undefined) return;
+      const pos = DP.positions ? DP.positions[row] : row;
+      dpId.textContent = F.ids[pos] + ' (' + pt.data.name.split(' (')[0] + ', sigma ' +
+        DP.sigma_chosen[row] + ')';
+      const b64 = T[String(pos)];
+      if (b64) { dpImg.src = 'data:image/png;base64,' + b64; dpImg.alt = F.ids[pos]; }
+      else { dpImg.removeAttribute('src'); dpImg.alt = 'no image'; }
+    }
+    const ge = document.getElementById('dp-embedding');
+    done.push(Plotly.newPlot(ge, pts,
+      {margin: {l: 40, r: 10, t: 60, b: 40}, title: {text: 'map of the trajectories'},
+       legend: {orientation: 'h', y: 1.0, yanchor: 'bottom', x: 0, xanchor: 'left'},
+       hovermode: 'closest'}, config));
+    ge.on('plotly_hover', dpShow); ge.on('plotly_click', dpShow);
+  }
+"""
+
+
 def _json_script(element_id: str, payload) -> str:
     text = json.dumps(payload, separators=(",", ":")).replace("</", "<\\/")
     return f'<script type="application/json" id="{element_id}">{text}</script>'
@@ -327,7 +507,9 @@ def render_html(report: dict, thumbnails: dict | None = None) -> str:
         The run report (the content of ``report.json``). Keys used when present:
         ``counts``, ``shares_percent``, ``counting_rule``, ``input``,
         ``default_data``, ``steps``, ``total_seconds``, ``parameters``, ``files``,
-        ``versions``, ``created`` and ``figures`` (see :func:`build_figures`).
+        ``versions``, ``created`` and ``figures`` (see :func:`build_figures`; with
+        ``figures["data_parameters"]`` the page gains the section "Mislabelled samples
+        (data parameters)").
     thumbnails : dict of str to str, optional
         Input position -> base64 PNG (see :func:`make_thumbnails`).
 
@@ -386,6 +568,7 @@ def render_html(report: dict, thumbnails: dict | None = None) -> str:
         else:
             parts.append('<p class="note">Too few rows for a histogram.</p>')
         parts.extend(_pairs_section(figures, thumbnails))
+        parts.extend(_dp_section(figures, thumbnails))
         parts.extend(_coverage_section(figures, thumbnails))
         parts.extend(_classes_section(figures))
     for title, key in (("Parameters", "parameters"), ("Files", "files"), ("Versions", "versions")):
@@ -401,7 +584,13 @@ def render_html(report: dict, thumbnails: dict | None = None) -> str:
         data["decisions_by_position"] = {str(k): v for k, v in dec.items()}
         parts.append(_json_script("report-data", data))
         parts.append(_json_script("thumbs", thumbnails or {}))
-        parts.append(f"<script>{_JS}</script>")
+        js = _JS
+        if "data_parameters" in figures:  # pages without the section stay as they were
+            js = js.replace("  Promise.all(done)", _DP_JS + "  Promise.all(done)", 1)
+            js = js.replace(
+                "similar: '#ff7f0e'};", "similar: '#ff7f0e', mislabelled: '#9467bd'};", 1
+            )
+        parts.append(f"<script>{js}</script>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 

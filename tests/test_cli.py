@@ -598,3 +598,125 @@ def test_console_script_in_a_subprocess(tmp_path):
     assert bad.stderr.strip().splitlines() == [
         "sklearn-curate: error: --images 'missing_folder' does not exist; pass a folder of image files."
     ]
+
+
+# ----------------------------------------------------------------------------------
+# the mislabelled step (--mislabelled)
+# ----------------------------------------------------------------------------------
+LISTS_DP = {**LISTS, "mislabelled": "removed_mislabelled.txt"}
+
+
+def check_partition_dp(out: Path, all_ids) -> dict:
+    """As check_partition, with removed_mislabelled.txt as a sixth list."""
+    lists = {
+        d: [line.split("\t", 1)[0] for line in (out / name).read_text().splitlines()]
+        for d, name in LISTS_DP.items()
+    }
+    union = [i for ids in lists.values() for i in ids]
+    assert len(union) == len(set(union)) == len(all_ids), "an id is in two lists or none"
+    assert set(union) == set(all_ids)
+    rows = read_scores(out)
+    assert [r["id"] for r in rows] == list(all_ids)
+    for d, ids in lists.items():
+        assert [r["id"] for r in rows if r["decision"] == d] == ids
+    return lists
+
+
+@pytest.fixture(scope="module")
+def mislabelled_out(tmp_path_factory):
+    out = tmp_path_factory.mktemp("mislabelled") / "out"
+    args = ["curate", "--out", str(out), "--epochs", "1", "--mislabelled", "0.05", "--quiet"]
+    assert main(args) == 0
+    return out
+
+
+def test_mislabelled_step_on_the_default_data(mislabelled_out):
+    out = mislabelled_out
+    report = json.loads((out / "report.json").read_text())
+    n = report["counts"]["inputs"]
+    lists = check_partition_dp(out, [str(i) for i in range(n)])
+    k = round(0.05 * n)  # each step drops round(fraction * n) of the readable inputs
+    assert len(lists["mislabelled"]) == k == report["counts"]["mislabelled"]
+    assert len(lists["outlier"]) == len(lists["similar"]) == k
+    assert len(lists["kept"]) == n - 3 * k
+    names = [s["name"] for s in report["steps"]]
+    assert names[4:7] == ["outliers", "similar", "mislabelled"]
+    step = report["steps"][6]
+    assert step["device"] == "cpu" and step["backend"] == "torch" and step["seconds"] > 0
+    assert f"dropped {k} of {n - 2 * k}" in step["detail"]
+    assert report["parameters"]["mislabelled"] == 0.05
+    assert report["parameters"]["dp_epochs"] == 40
+    # the built-in data gets 2% of the digits' labels flipped with --mislabelled:
+    # 34 of the 36 were dropped by the step when written (2 more by the other steps)
+    faults = report["default_data"]
+    assert faults["mislabelled_total"] == 36 == len(faults["mislabelled_rows"])
+    assert faults["mislabelled_dropped_as_mislabelled"] >= 30
+    rows = read_scores(out)
+    flipped = faults["mislabelled_rows"]
+    true = load_digits().target
+    assert all(rows[i]["label"] != str(true[i]) for i in flipped)  # the labels it scored
+    assert sum(rows[i]["decision"] == "mislabelled" for i in flipped) >= 30
+    # scores.csv: the step's score for the rows it saw; lower = dropped first
+    seen = [r for r in rows if r["decision"] in ("kept", "mislabelled")]
+    assert all(r["mislabelled_score"] != "" and r["dp_category"] for r in seen)
+    assert all(
+        r["mislabelled_score"] == "" and r["dp_category"] == ""
+        for r in rows
+        if r["decision"] not in ("kept", "mislabelled")
+    )
+    worst_kept = min(float(r["mislabelled_score"]) for r in seen if r["decision"] == "kept")
+    best_dropped = max(float(r["mislabelled_score"]) for r in seen if r["decision"] != "kept")
+    assert best_dropped <= worst_kept
+    run_log = (out / "run.log").read_text()
+    assert "mislabelled: " in run_log and f"{k} mislabelled" in run_log.splitlines()[-1]
+
+
+def test_mislabelled_zero_on_a_class_folder_scores_and_removes_nothing(image_folder, tmp_path):
+    root, _, corrupt = image_folder
+    out = tmp_path / "out"
+    args = ["curate", "--images", str(root), "--out", str(out), "--image-size", "8"]
+    assert main([*args, "--epochs", "1", "--mislabelled", "0", "--dp-epochs", "5", "-q"]) == 0
+    ids = _all_folder_ids(root)
+    lists = check_partition_dp(out, ids)
+    assert lists["mislabelled"] == [] and len(lists["corrupt"]) == len(corrupt)
+    report = json.loads((out / "report.json").read_text())
+    assert report["counts"]["mislabelled"] == 0
+    dp = report["figures"]["data_parameters"]
+    assert dp["n_epochs"] == 5 and dp["n_removed"] == 0
+    assert dp["n_samples"] == len(lists["kept"]) == sum(dp["counts"].values())
+    assert dp["classes"]["names"] == [str(c) for c in range(10)]
+    # positions map the scorer's rows back to the inputs, in input order
+    assert [ids[p] for p in dp["positions"]] == lists["kept"]
+    rows = read_scores(out)
+    assert all(r["mislabelled_score"] != "" for r in rows if r["decision"] == "kept")
+    assert "Mislabelled samples (data parameters)" in (out / "report.html").read_text()
+
+
+def test_mislabelled_without_labels_is_one_clear_line(tmp_path, capsys):
+    np.save(tmp_path / "f.npy", np.random.RandomState(0).normal(size=(40, 3)))
+    args = ["curate", "--array", str(tmp_path / "f.npy"), "--out", str(tmp_path / "o")]
+    assert main([*args, "--mislabelled", "0.1", "-q"]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "--mislabelled needs class labels" in err and "--images DIR" in err
+    assert not (tmp_path / "o").exists()
+    assert main([*args, "--mislabelled", "1.5"]) == 2
+    assert "outside [0, 1)" in capsys.readouterr().err
+
+
+def test_runs_without_mislabelled_are_unchanged(default_out):
+    assert not (default_out / "removed_mislabelled.txt").exists()
+    report = json.loads((default_out / "report.json").read_text())
+    assert "mislabelled" not in report["counts"]
+    assert "data_parameters" not in report["figures"]
+    assert "mislabelled" not in report["figures"]["embedding"]["traces"]
+    assert "mislabelled_rows" not in report["default_data"]
+    assert list(read_scores(default_out)[0]) == [
+        "id",
+        "outlier_score",
+        "similarity_score",
+        "decision",
+        "duplicate_of",
+        "label",
+    ]
+    assert "Mislabelled samples" not in (default_out / "report.html").read_text()

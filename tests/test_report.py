@@ -232,3 +232,86 @@ def test_report_for_an_old_report_without_figures_still_renders(tmp_path):
     write_report({"counts": {"inputs": 3, "kept": 3}}, tmp_path)
     assert "Plotly" not in (tmp_path / "report.html").read_text()
     assert Path(tmp_path / "report.json").exists()
+
+
+# ----------------------------------------------------------------------------------
+# the Data Parameters section (--mislabelled)
+# ----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def dp_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report_dp") / "out"
+    args = ["curate", "--out", str(out), "--epochs", "1", "--quiet"]
+    assert main([*args, "--mislabelled", "0.05", "--dp-epochs", "15"]) == 0
+    return out
+
+
+def test_data_parameters_figures_in_report_json(dp_run):
+    report = json.loads((dp_run / "report.json").read_text())
+    counts, fig = report["counts"], report["figures"]
+    dp = fig["data_parameters"]
+    traces = fig["embedding"]["traces"]
+    assert len(traces["mislabelled"]["positions"]) == counts["mislabelled"] == dp["n_removed"]
+    # the step saw the rows the two filters kept, in input order
+    seen = sorted(traces["kept"]["positions"] + traces["mislabelled"]["positions"])
+    assert dp["positions"] == seen and dp["n_samples"] == len(seen)
+    assert sum(dp["counts"].values()) == dp["n_samples"] == dp["embedding"]["n_points"]
+    assert dp["n_epochs"] == 15 == len(dp["epochs"]) == len(dp["trajectories"]["easy"]["median"])
+    assert sum(fig["classes"]["after"]) == counts["kept"]
+    # the removed rows are the largest chosen sigma
+    sigma = np.asarray(dp["sigma_chosen"])
+    removed = set(traces["mislabelled"]["positions"])
+    is_removed = np.array([p in removed for p in dp["positions"]])
+    assert sigma[is_removed].min() >= sigma[~is_removed].max() - 1e-4
+    rows = {r["id"]: r for r in _scores(dp_run)}
+    for row, pos in enumerate(dp["positions"][:50]):
+        assert float(rows[fig["ids"][pos]]["mislabelled_score"]) == pytest.approx(
+            -math.log(sigma[row]), abs=2e-3
+        )
+
+
+def _scores(out):
+    import csv
+
+    with open(out / "scores.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_data_parameters_section_in_the_page(dp_run):
+    report = json.loads((dp_run / "report.json").read_text())
+    page = (dp_run / "report.html").read_text()
+    text = visible_text(page)
+    visible_numbers_ok(text, json_numbers(report))
+    embedded = embedded_report(page)
+    embedded.pop("decisions_by_position")
+    assert embedded == report
+    assert '<h2 id="data-parameters">Mislabelled samples (data parameters)</h2>' in page
+    for div in ("dp-trajectories", "dp-embedding", "dp-hover-img"):
+        assert f'id="{div}"' in page
+    assert "Plotly.newPlot('dp-trajectories'" in page and "'scattergl'" in page
+    dp = report["figures"]["data_parameters"]
+    ids = report["figures"]["ids"]
+    for cat, colour in (("easy", "green"), ("hard", "red"), ("need_review", "orange")):
+        assert f".dp-{cat} {{ border-color: {colour}" in page
+        shown = [r for s in dp["classes"]["strips"].values() for r in s[cat]]
+        imgs = re.findall(rf'<img class="dp-{cat}" alt="([^"]*)"', page)
+        # one bordered thumbnail per listed row, in the listed order
+        assert imgs == [ids[dp["positions"][r]] for r in shown]
+    section = text.split("Mislabelled samples (data parameters)", 1)[1].split("Coverage", 1)[0]
+    for name in dp["classes"]["names"]:
+        c = dp["classes"]["strips"][name]["counts"]
+        assert f"class {name}: {c['easy']} easy, {c['hard']} hard" in section
+
+
+def test_pages_without_the_section_are_unchanged(run, dp_run):
+    from sklearn_curate import report as report_module
+
+    page = (run / "report.html").read_text()
+    assert f"<script>{report_module._JS}</script>" in page  # the script as before
+    assert "data-parameters" not in page and "dp-strip" not in page
+    # the same report with the section: only then the extra script and styles
+    report = json.loads((dp_run / "report.json").read_text())
+    with_dp = report_module.render_html(report)
+    del report["figures"]["data_parameters"]
+    without = report_module.render_html(report)
+    assert "dp-strip" in with_dp and "dp-strip" not in without
+    assert f"<script>{report_module._JS}</script>" in without
