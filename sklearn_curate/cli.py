@@ -24,7 +24,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ._inputs import DEFAULT_FOLDER_IMAGE_SIZE, CurateError, Inputs, load_inputs
+from ._influence_cli import add_influence_parser, run_influence
+from ._inputs import (
+    DEFAULT_FOLDER_IMAGE_SIZE,
+    DEFAULT_LABEL_NOISE,
+    CurateError,
+    Inputs,
+    load_inputs,
+)
+from ._mislabelled import check_labels, run_mislabelled
 from ._model import default_model, torch_threads, user_model
 from ._outputs import Decisions, build_report, staged_folder, write_tables
 
@@ -55,6 +63,13 @@ round(outlier_fraction * n) rows, the most outlying first; the similarity step
 (SimilarityFilter: one member of the closest remaining pair at a time) then runs
 on the rows left and drops round(similar_fraction * n) more. Both fractions are
 of n, not of what is left.
+
+With --mislabelled F (classes needed: the built-in data, or --images with one
+sub-folder per class) a third step trains DataParameterScorer on the reduced rows
+still kept, with their labels, and drops round(F * n) more: the rows whose learnt
+temperature (sigma) is largest, likely mislabelled. On the built-in data the option
+also moves 2% of the digits' labels (36 rows) to another class, so there is something
+to find; their rows are in report.json under default_data.
 """
 
 _EPILOG = """\
@@ -66,6 +81,9 @@ output folder (--out):
   corrupt.txt           unreadable inputs: id<TAB>reason
   removed_exact_duplicates.txt  image files whose bytes equal an earlier file's
                         (not embedded): id<TAB>id of the first copy
+  removed_mislabelled.txt  ids dropped by the mislabelled step (only with
+                        --mislabelled; scores.csv then also has mislabelled_score
+                        and dp_category, report.html a data-parameters section)
   scores.csv            one row per input: id, outlier_score (-GLOSH, in [-1, 0]),
                         similarity_score (distance to the nearest kept row; for
                         similar rows the distance at removal; empty for outliers),
@@ -83,7 +101,7 @@ output folder (--out):
                         their nearest kept image, counts per class
   run.log               the progress lines printed during the run
 Ids are paths relative to --images (with '/'), or row indices for arrays and the
-built-in data. Every input is in exactly one of the five .txt lists.
+built-in data. Every input is in exactly one of the .txt lists.
 
 exit status: 0 ok; 2 bad command line; 1 bad input or a failed step (one-line message).
 
@@ -231,6 +249,22 @@ def _add_curate_arguments(p: argparse.ArgumentParser) -> None:
         "(default: %(default)s)",
     )
     cur.add_argument(
+        "--mislabelled",
+        type=_fraction,
+        default=None,
+        metavar="F",
+        help="also drop round(F * n) likely mislabelled rows, in [0, 1), with "
+        "DataParameterScorer trained on the rows left (needs class labels; default: step "
+        "not run; 0 scores and reports without dropping)",
+    )
+    cur.add_argument(
+        "--dp-epochs",
+        type=_positive_int,
+        default=40,
+        metavar="N",
+        help="training epochs of the mislabelled step (default: %(default)s)",
+    )
+    cur.add_argument(
         "--reducer",
         choices=("pca", "umap", "none"),
         default="pca",
@@ -286,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     Returns
     -------
     argparse.ArgumentParser
-        With one sub-command, ``curate``.
+        With two sub-commands, ``curate`` and ``influence``.
     """
     from . import __version__
 
@@ -306,6 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_curate_arguments(curate)
+    add_influence_parser(sub)
     return parser
 
 
@@ -340,7 +375,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        _Run(args, argv).run()
+        if args.command == "influence":
+            run_influence(args, argv)
+        else:
+            _Run(args, argv).run()
     except CurateError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
@@ -391,6 +429,7 @@ class _Run:
         self.steps: list[dict] = []
         self.log_lines: list[str] = []
         self.t0 = time.perf_counter()
+        self.dp = None  # the mislabelled step's result, when it runs
 
     # -- logging ----------------------------------------------------------------------
     def log(self, msg: str) -> None:
@@ -464,7 +503,8 @@ class _Run:
         """
         a = self.args
         t = time.perf_counter()
-        inputs = load_inputs(a.images, a.array, a.image_size, a.seed, self.progress)
+        noise = DEFAULT_LABEL_NOISE if a.mislabelled is not None else 0.0
+        inputs = load_inputs(a.images, a.array, a.image_size, a.seed, self.progress, noise)
         n, n_ok = len(inputs.ids), int(inputs.valid.sum())
         n_exact = len(inputs.exact_duplicate_of)
         exact = f", {n_exact} exact duplicates" if n_exact else ""
@@ -545,7 +585,9 @@ class _Run:
         # well lost a third of them on a second folder (it inflates noise directions).
         red = GPUReducer(method=a.reducer, n_components=k, random_state=a.seed, device=a.device)
         R = np.asarray(red.fit_transform(StandardScaler().fit_transform(Z)), dtype=np.float32)
-        self.estimator_step("reduce", t, red, f"standardised, {a.reducer}, {Z.shape[1]} -> {k} dims")
+        self.estimator_step(
+            "reduce", t, red, f"standardised, {a.reducer}, {Z.shape[1]} -> {k} dims"
+        )
         return R
 
     def outliers(self, R: np.ndarray, n_drop: int):
@@ -646,17 +688,22 @@ class _Run:
             torch.manual_seed(a.seed)  # a user model with random weights is reproducible too
         loaded = user_model(a.model, a.layer, self.step) if a.model is not None else None
         inputs = self.load()
+        if a.mislabelled is not None:
+            check_labels(inputs)
         n_valid = int(inputs.valid.sum())
         n_out = int(round(a.outlier_fraction * n_valid))
         n_sim = int(round(a.similar_fraction * n_valid))
+        n_mis = int(round((a.mislabelled or 0.0) * n_valid))
         if n_valid < 2:
             raise CurateError(
                 f"only {n_valid} readable input; curation compares inputs, so pass at least 2."
             )
-        if n_out + n_sim >= n_valid:
+        if n_out + n_sim + n_mis >= n_valid:
+            mis = f" and --mislabelled {a.mislabelled}" if n_mis else ""
             raise CurateError(
                 f"--outlier-fraction {a.outlier_fraction} and --similar-fraction "
-                f"{a.similar_fraction} would drop {n_out} + {n_sim} of the {n_valid} readable "
+                f"{a.similar_fraction}{mis} would drop {n_out} + {n_sim}"
+                f"{f' + {n_mis}' if n_mis else ''} of the {n_valid} readable "
                 "inputs, leaving none; lower them."
             )
         threads = a.threads or (None if a.model is not None else 1)
@@ -681,6 +728,18 @@ class _Run:
         decisions = Decisions.from_filters(
             inputs.valid, o_scores, o_support, s_scores, s_support, dup, inputs.exact_duplicate_of
         )
+        if a.mislabelled is not None:
+            kept_rows = np.flatnonzero(o_support)[s_support]  # rows of R
+            with _bad_data_is_user_error("mislabelled"):
+                self.dp = run_mislabelled(
+                    self,
+                    R[kept_rows],
+                    np.flatnonzero(inputs.valid)[kept_rows],
+                    inputs.labels,
+                    n_mis,
+                )
+            dp = self.dp.scorer
+            decisions.mark_mislabelled(self.dp.positions, dp.scores_, dp.support_, dp.categories_)
 
         params = {k: v for k, v in sorted(vars(a).items()) if k != "command"}
         params["layer"] = layer
@@ -697,9 +756,10 @@ class _Run:
         )
         self.write(out, inputs, decisions, Z, R, report)
         counts = report["counts"]
+        mis = f"{counts['mislabelled']} mislabelled, " if "mislabelled" in counts else ""
         self.log(
             f"wrote {out}: {counts['kept']} kept, {counts['outlier']} outliers, "
-            f"{counts['similar']} similar, {counts['corrupt']} corrupt, "
+            f"{counts['similar']} similar, {mis}{counts['corrupt']} corrupt, "
             f"{counts['exact_duplicate']} exact duplicates in {report['total_seconds']:.1f} s"
         )
         with contextlib.suppress(OSError):
@@ -750,6 +810,8 @@ class _Run:
                 has_images=inputs.is_images,
                 device=self.args.device,
             )
+            if self.dp is not None:
+                report["figures"]["data_parameters"] = self.dp.figures()
             self.step(
                 "report",
                 time.perf_counter() - t,
