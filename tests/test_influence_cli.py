@@ -51,7 +51,7 @@ def run_cli(argv: list[str]) -> int:
 
 def png_size(k: int) -> tuple[int, int]:
     """Size of save_influence's picture: test image + k cells of 64 px, two rows."""
-    cell, pad, label_h = 64, 6, 14
+    cell, pad, label_h = 64, 6, 26
     return pad + (k + 1) * (cell + pad), 2 * (cell + pad + label_h) + pad
 
 
