@@ -64,7 +64,7 @@ def mlp_quality(
     damping=0.0,
     activation="tanh",
     tol=1e-10,
-    max_iter=1000,
+    max_iter=300,
     seed=0,
 ):
     """Influence of a one-hidden-layer MLP against leave-one-out retraining.
@@ -108,10 +108,14 @@ def mlp_quality(
             )
             pred.append(inf[j, idx])
             norms.extend(s.loo_grad_norms_)
-        pred, true = np.concatenate(pred), np.concatenate(true)
+        pred, true, norms = np.concatenate(pred), np.concatenate(true), np.asarray(norms)
+        ok = norms < 1e-8
         out[f"mlp_pearson_{name}_pairs"] = float(pearsonr(pred, true)[0])
         out[f"mlp_slope_{name}_pairs"] = float(np.polyfit(true, pred, 1)[0])
-        out[f"mlp_loo_max_grad_norm_{name}"] = float(max(norms))
+        out[f"mlp_loo_max_grad_norm_{name}"] = float(norms.max())
+        out[f"mlp_loo_converged_{name}"] = f"{int(ok.sum())} of {len(ok)} below 1e-8"
+        if ok.sum() > 2:
+            out[f"mlp_pearson_{name}_pairs_converged"] = float(pearsonr(pred[ok], true[ok])[0])
     out.update(
         mlp_activation=activation,
         mlp_damping=damping,

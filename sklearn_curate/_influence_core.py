@@ -332,31 +332,40 @@ def train_lbfgs(obj, theta0, X=None, Y=None, *, tol=1e-10, max_iter=2000, newton
     return theta.detach(), gn, opt.state[opt._params[0]].get("n_iter", 0)
 
 
-def train_chord(obj, theta0, solve, X, Y, *, tol=1e-10, max_iter=200):
-    """Newton-chord iterations ``theta <- theta - H0^-1 grad total(theta; X, Y)``.
+def train_chord(obj, theta0, solve, X, Y, *, tol=1e-10, max_iter=200, max_halvings=10):
+    """Newton-chord iterations ``theta <- theta - t H0^-1 grad total(theta; X, Y)``.
 
     ``solve`` applies a fixed, factorised ``H0^-1`` (the Hessian of the full objective
     at its optimum, plus any damping) to a block of shape (m, p). When ``X, Y`` are the
     training data without one row, ``H0`` is within one sample's curvature of the
     Hessian of the reduced objective, so the iteration converges linearly at a rate
-    of about ``||I - H0^-1 H||`` (tiny): a handful of gradient evaluations and
-    triangular solves instead of an L-BFGS run. The fixed point is a stationary point
-    of the reduced objective whatever ``H0`` is. Returns ``(theta, gradient norm,
-    iterations)``, or None when the gradient norm grows (not converging; the caller
-    falls back to L-BFGS).
+    of about ``||I - H0^-1 H||``: a handful of gradient evaluations and triangular
+    solves instead of an L-BFGS run. The step ``t`` starts at 1 and is halved (up to
+    ``max_halvings`` times) until the gradient norm decreases: for a nearly singular
+    ``H0`` of a non-convex model the full step can overshoot. The fixed point is a
+    stationary point of the reduced objective whatever ``H0`` is. Returns ``(theta,
+    gradient norm, iterations)``, or None when no step lowers the gradient norm (the
+    caller falls back to L-BFGS).
     """
     theta = theta0.clone()
-    prev = np.inf
+    g = obj.grad_total(theta, X, Y)
+    gn = float(g.norm())
     for it in range(max_iter):
-        g = obj.grad_total(theta, X, Y)
-        gn = float(g.norm())
         if gn < tol:
             return theta, gn, it
-        if gn > prev:
-            return None
-        prev = gn
-        theta = theta - solve(g[None])[0]
-    return theta, float(obj.grad_total(theta, X, Y).norm()), max_iter
+        step = solve(g[None])[0]
+        t = 1.0
+        for _ in range(max_halvings + 1):
+            cand = theta - t * step
+            g_new = obj.grad_total(cand, X, Y)
+            gn_new = float(g_new.norm())
+            if gn_new < gn:
+                break
+            t *= 0.5
+        else:
+            return None if it == 0 else (theta, gn, it)
+        theta, g, gn = cand, g_new, gn_new
+    return theta, gn, max_iter
 
 
 # ----------------------------------------------------------------------------------

@@ -112,10 +112,9 @@ class InfluenceScorer(BaseCurator):
         LogisticRegression: Newton steps on the torch port (scikit-learn stops at
         ``tol=1e-4``); the refined parameters are ``params_``, ``estimator_`` is
         left as scikit-learn fitted it. Torch modules with at most 5,000
-        parameters, when L-BFGS stopped above ``tol``: Newton-chord steps with the
-        factorised Hessian at the L-BFGS point, kept only if they lower the gradient
-        norm and the Hessian is positive definite (ReLU networks often stop where it
-        is not).
+        parameters, when L-BFGS stopped above ``tol``: damped Newton steps (dense
+        Hessian, Armijo backtracking on the objective) while the Hessian is positive
+        definite (ReLU networks often stop where it is not; up to 30 steps).
     loss : callable, default=None
         Torch modules only: ``loss(output, target) -> scalar`` for ONE sample
         (output without the batch axis). ``None``: cross-entropy with integer
@@ -541,8 +540,8 @@ class InfluenceScorer(BaseCurator):
         one training sample at a time until the gradient norm is below ``tol``
         (default ``self.tol``): Newton for LogisticRegression; for torch modules
         Newton-chord steps with the factorised Hessian of the full objective (up to
-        5,000 parameters, when it is positive definite), else or if they do not
-        converge L-BFGS. This is the ground truth :meth:`influence` predicts; the
+        5,000 parameters, when it is positive definite), then L-BFGS where they
+        stall above ``tol`` (the better of the two is kept), else L-BFGS. This is the ground truth :meth:`influence` predicts; the
         gradient norm each retraining reached is in ``loo_grad_norms_``.
 
         Returns
@@ -571,8 +570,8 @@ class InfluenceScorer(BaseCurator):
             res = None
             if chord is not None:
                 res = train_chord(obj, obj.theta, chord, Xk, Yk, tol=tol)
-            if res is None or res[1] >= tol:
-                res = train_lbfgs(
+            if res is None or res[1] >= tol:  # no chord, or it stalled: L-BFGS from there
+                more = train_lbfgs(
                     obj,
                     obj.theta if res is None else res[0],
                     Xk,
@@ -581,6 +580,8 @@ class InfluenceScorer(BaseCurator):
                     max_iter=self.max_iter if self._kind == "module" else 50,
                     newton=self._kind == "logistic",
                 )
+                if res is None or more[1] < res[1]:
+                    res = more
             theta, gn, _ = res
             self.loo_grad_norms_.append(gn)
             out[:, j] = (obj.losses(theta, Xt, Yt) - base).cpu().numpy()
@@ -604,23 +605,31 @@ class InfluenceScorer(BaseCurator):
         return tags
 
 
-def _polish_module(obj, tol):
-    """Newton-chord polish of a torch module's parameters (see ``polish``)."""
+def _polish_module(obj, tol, max_steps=30):
+    """Damped Newton polish of a torch module's parameters (see ``polish``).
+
+    Each step factorises the Hessian (stopping if it is not positive definite) and
+    backtracks on the objective (Armijo); stops at gradient norm ``tol``, after
+    ``max_steps`` steps, or when no step decreases the objective."""
     theta = obj.theta
     if obj.n_params > _EXACT_MAX_PARAMS:
         return theta
-    gn = float(obj.grad_total(theta).norm())
-    if gn < tol:
-        return theta
-    L, info = torch.linalg.cholesky_ex(obj.hessian(theta))
-    if int(info) != 0:
-        return theta
-    res = train_chord(
-        obj, theta, lambda B: torch.cholesky_solve(B.T, L).T, obj.X, obj.Y, tol=tol, max_iter=100
-    )
-    if res is None or res[1] >= gn:
-        return theta
-    return res[0]
+    for _ in range(max_steps):
+        g = obj.grad_total(theta)
+        if float(g.norm()) < tol:
+            break
+        L, info = torch.linalg.cholesky_ex(obj.hessian(theta))
+        if int(info) != 0:
+            break
+        step = torch.cholesky_solve(g[:, None], L)[:, 0]
+        f0, slope = float(obj.total(theta)), float(g @ step)
+        t = 1.0
+        while t > 1e-6 and float(obj.total(theta - t * step)) > f0 - 1e-4 * t * slope:
+            t *= 0.5
+        if t <= 1e-6:
+            break
+        theta = theta - t * step
+    return theta
 
 
 def _top_k(inf, k):
