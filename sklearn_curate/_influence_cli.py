@@ -20,16 +20,15 @@ import contextlib
 import csv
 import datetime
 import html
-import importlib.metadata
 import json
-import platform
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from ._inputs import CurateError
+from ._inputs import CurateError, int_at_least
+from ._outputs import library_versions
 
 __all__ = ["add_influence_parser", "run_influence"]
 
@@ -85,21 +84,6 @@ examples:
 # ----------------------------------------------------------------------------------
 # command line
 # ----------------------------------------------------------------------------------
-def _int_at_least(minimum: int):
-    """An argparse ``type``: an integer of at least ``minimum``."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{text} must be at least {minimum}")
-        return value
-
-    return parse
-
-
 def _float_in(lo: float, hi: float | None, what: str, *, open_lo: bool = False):
     """An argparse ``type``: a float in ``[lo, hi)`` (``hi=None``: no upper bound;
     ``open_lo``: ``lo`` itself excluded)."""
@@ -148,7 +132,7 @@ def add_influence_parser(subparsers) -> argparse.ArgumentParser:
     )
     src.add_argument(
         "--image-shape",
-        type=_int_at_least(1),
+        type=int_at_least(1),
         nargs="+",
         metavar="N",
         help="shape of one image, H W (or H W C with C in 1, 3, 4), to draw the top-k pictures "
@@ -157,7 +141,7 @@ def add_influence_parser(subparsers) -> argparse.ArgumentParser:
     )
     src.add_argument(
         "--n-test",
-        type=_int_at_least(0),
+        type=int_at_least(0),
         default=10,
         metavar="N",
         help="use the first N test rows (default: %(default)s; 0 = all)",
@@ -203,7 +187,7 @@ def add_influence_parser(subparsers) -> argparse.ArgumentParser:
     )
     inf.add_argument(
         "--k",
-        type=_int_at_least(1),
+        type=int_at_least(1),
         default=5,
         help="most helpful and most harmful training rows per test row (default: %(default)s)",
     )
@@ -237,7 +221,7 @@ def add_influence_parser(subparsers) -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--threads",
-        type=_int_at_least(1),
+        type=int_at_least(1),
         metavar="N",
         help="torch CPU threads (default: 1 for the built-in LogisticRegression, whose "
         "many small products slow down badly with more when other processes share the "
@@ -376,19 +360,6 @@ def _user_error(step: str):
         yield
     except (ValueError, TypeError) as exc:
         raise CurateError(f"{step} step failed: {' '.join(str(exc).split())}") from None
-
-
-def _versions() -> dict:
-    from . import __version__
-    from ._outputs import _VERSIONED
-
-    out = {"python": platform.python_version()}
-    for dist in _VERSIONED:
-        try:
-            out[dist] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            out[dist] = __version__ if dist == "sklearn-curate" else None
-    return out
 
 
 # ----------------------------------------------------------------------------------
@@ -584,7 +555,7 @@ class _InfluenceRun:
             "helpful, < 0: i harmful",
             "steps": self.steps,
             "total_seconds": None,
-            "versions": _versions(),
+            "versions": library_versions(),
         }
         self.write(out, scorer, data, inf, report)
         self.log(

@@ -12,6 +12,7 @@ and is listed with the id of the first copy. Problems with the input as a whole 
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import os
 from dataclasses import dataclass, field
@@ -454,3 +455,30 @@ def _array_inputs(file: str, image_size: int | None) -> Inputs:
             "shape": list(X.shape[1:]),
         },
     )
+
+
+def int_at_least(minimum: int):
+    """Make an argparse ``type`` that parses an integer of at least ``minimum``.
+
+    Parameters
+    ----------
+    minimum : int
+        The smallest value accepted.
+
+    Returns
+    -------
+    callable
+        Takes the option's value (str) and returns it as an int; raises
+        ``argparse.ArgumentTypeError`` if it is not an integer or below ``minimum``.
+    """
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{text} must be at least {minimum}")
+        return value
+
+    return parse

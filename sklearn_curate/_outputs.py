@@ -46,6 +46,26 @@ _VERSIONED = (
 )
 
 
+def library_versions() -> dict:
+    """Python's and each ``_VERSIONED`` distribution's version, for report.json.
+
+    Returns
+    -------
+    dict of str to str or None
+        ``None`` for a distribution that is not installed (sklearn-curate itself
+        falls back to ``__version__`` when run from a source tree).
+    """
+    from . import __version__
+
+    out = {"python": platform.python_version()}
+    for dist in _VERSIONED:
+        try:
+            out[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            out[dist] = __version__ if dist == "sklearn-curate" else None
+    return out
+
+
 @dataclass
 class Decisions:
     """The outcome of a run per input, in input order (the rows of ``scores.csv``).
@@ -204,15 +224,9 @@ def build_report(
         JSON-serialisable but for ``total_seconds``, which the caller sets (None here)
         once everything else is written.
     """
-    from . import __version__
 
     counts = {"inputs": len(inputs.ids), **decisions.counts()}
-    versions = {"python": platform.python_version()}
-    for dist in _VERSIONED:
-        try:
-            versions[dist] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            versions[dist] = __version__ if dist == "sklearn-curate" else None
+    versions = library_versions()
     report = {
         "created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "command": command,

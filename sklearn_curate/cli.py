@@ -30,6 +30,7 @@ from ._inputs import (
     DEFAULT_LABEL_NOISE,
     CurateError,
     Inputs,
+    int_at_least,
     load_inputs,
 )
 from ._mislabelled import check_labels, run_mislabelled
@@ -145,35 +146,8 @@ def _fraction(text: str) -> float:
     return value
 
 
-def _int_at_least(minimum: int):
-    """Make an argparse ``type`` that parses an integer of at least ``minimum``.
-
-    Parameters
-    ----------
-    minimum : int
-        The smallest value accepted.
-
-    Returns
-    -------
-    callable
-        Takes the option's value (str) and returns it as an int; raises
-        ``argparse.ArgumentTypeError`` if it is not an integer or below ``minimum``.
-    """
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{text} must be at least {minimum}")
-        return value
-
-    return parse
-
-
-_positive_int = _int_at_least(1)
-_non_negative_int = _int_at_least(0)
+_positive_int = int_at_least(1)
+_non_negative_int = int_at_least(0)
 
 
 def _add_curate_arguments(p: argparse.ArgumentParser) -> None:
