@@ -28,11 +28,10 @@ from pathlib import Path
 import numpy as np
 
 from ._inputs import CurateError, int_at_least
-from ._outputs import library_versions
+from ._outputs import PROG, RunLog, library_versions
 
 __all__ = ["add_influence_parser", "run_influence"]
 
-PROG = "sklearn-curate"
 DEFAULT_OUT = "influence_out"
 #: Test rows per influence call: one bar step each; a block solve is cheaper per row
 #: than single ones (CG on the digits: 0.15 s for 10 rows at once, 0.5 s one by one).
@@ -365,29 +364,17 @@ def _user_error(step: str):
 # ----------------------------------------------------------------------------------
 # the run
 # ----------------------------------------------------------------------------------
-class _InfluenceRun:
+class _InfluenceRun(RunLog):
     """One ``influence`` run: load, fit, influence, write; timings and log lines."""
 
     def __init__(self, args: argparse.Namespace, argv: list[str] | None):
+        super().__init__(quiet=args.quiet)
         self.args = args
         self.argv = list(argv) if argv is not None else list(sys.argv[1:])
-        self.steps: list[dict] = []
-        self.log_lines: list[str] = []
-        self.t0 = time.perf_counter()
 
-    def log(self, msg: str) -> None:
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-        self.log_lines.append(f"{stamp} [{PROG}] {msg}")
-        if not self.args.quiet:
-            print(f"[{PROG}] {msg}", file=sys.stderr, flush=True)
-
-    def step(self, name: str, start: float, detail: str = "", device=None) -> None:
-        seconds = time.perf_counter() - start
-        self.steps.append(
-            {"name": name, "seconds": round(seconds, 3), "device": device, "detail": detail}
-        )
-        where = f" [{device}]" if device else ""
-        self.log(f"{name}: {seconds:.2f} s{where}{' - ' + detail if detail else ''}")
+    def timed(self, name: str, start: float, detail: str = "", device=None) -> None:
+        """``step`` for a step that began at ``time.perf_counter()`` ``start``."""
+        self.step(name, time.perf_counter() - start, device, None, detail)
 
     def _bar(self, iterable=None, **kw):
         from tqdm.auto import tqdm
@@ -432,7 +419,7 @@ class _InfluenceRun:
             n_features=int(d),
             image_shape=list(shape) if shape else None,
         )
-        self.step(
+        self.timed(
             "load",
             t,
             f"{len(Xtr)} training rows, {n_test} test rows, {d} features, {info['kind']}",
@@ -455,7 +442,7 @@ class _InfluenceRun:
         torch.manual_seed(a.seed)  # random initial weights are reproducible
         t = time.perf_counter()
         model = _load_user_model(a.model)
-        self.step("model", t, f"{a.model}: {type(model).__name__}")
+        self.timed("model", t, f"{a.model}: {type(model).__name__}")
         return model, a.model
 
     def fit(self, est, Xtr, ytr):
@@ -490,7 +477,7 @@ class _InfluenceRun:
             f"{scorer.n_params_} parameters, gradient norm {scorer.grad_norm_:.2e}, "
             f"self-influence by {scorer.self_influence_method_}"
         )
-        self.step("fit", t, detail, scorer.device_)
+        self.timed("fit", t, detail, scorer.device_)
         if scorer.grad_norm_ > 1e-5:
             self.log(
                 f"warning: gradient norm {scorer.grad_norm_:.2e} at the end of training; "
@@ -509,7 +496,7 @@ class _InfluenceRun:
                     out[s : s + _CHUNK] = scorer.influence(Xte[s : s + _CHUNK], yte[s : s + _CHUNK])
                 bar.update(min(_CHUNK, n - s))
         method = scorer.method_
-        self.step("influence", t, f"{n} test rows by {method}", scorer.device_)
+        self.timed("influence", t, f"{n} test rows by {method}", scorer.device_)
         return out
 
     # -- whole run -------------------------------------------------------------------
@@ -563,9 +550,7 @@ class _InfluenceRun:
             f"{scorer.n_removed_} highest self-influence marked removed in "
             f"{report['total_seconds']:.1f} s"
         )
-        with contextlib.suppress(OSError):
-            with open(out / "run.log", "a", encoding="utf-8") as fh:
-                fh.write(self.log_lines[-1] + "\n")
+        self.append_last_line(out)
         return report
 
     def write(self, out: Path, scorer, data, inf, report) -> None:
@@ -591,7 +576,7 @@ class _InfluenceRun:
                     )
             _write_self_influence(tmp / "self_influence.csv", scorer, ytr)
             _write_index(tmp / "index.html", top, ytr, yte, _predict(scorer, Xte), shape, report)
-            self.step("write", t, str(out.absolute()))
+            self.timed("write", t, str(out.absolute()))
             report["total_seconds"] = round(time.perf_counter() - self.t0, 3)
             with open(tmp / "report.json", "w", encoding="utf-8") as fh:
                 json.dump(report, fh, indent=2, default=_json_default)

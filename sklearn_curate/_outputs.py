@@ -14,7 +14,9 @@ import importlib.metadata
 import os
 import platform
 import shutil
+import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +46,73 @@ _VERSIONED = (
     "Pillow",
     "tqdm",
 )
+
+
+#: The program name in log lines.
+PROG = "sklearn-curate"
+
+
+class RunLog:
+    """Progress lines and step records of one command run (both sub-commands).
+
+    Parameters
+    ----------
+    quiet : bool
+        No progress lines on stderr (they are still kept for ``run.log``).
+
+    Attributes
+    ----------
+    steps : list of dict
+        One record per finished step: ``name``, ``seconds`` (wall clock, rounded to
+        ms), ``device``, ``backend`` and ``detail``; report.json's ``steps``.
+    log_lines : list of str
+        Every progress line with its time stamp; ``run.log``.
+    """
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.steps: list[dict] = []
+        self.log_lines: list[str] = []
+        self.t0 = time.perf_counter()
+
+    def log(self, msg: str) -> None:
+        """Print a progress line on stderr unless quiet; keep it for ``run.log``."""
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        self.log_lines.append(f"{stamp} [{PROG}] {msg}")
+        if not self.quiet:
+            print(f"[{PROG}] {msg}", file=sys.stderr, flush=True)
+
+    def step(self, name, seconds, device=None, backend=None, detail=""):
+        """Record a finished step for the report and log it.
+
+        Parameters
+        ----------
+        name : str
+            The step ("load", "train", "fit", ...).
+        seconds : float
+            Its wall-clock time.
+        device, backend : str, optional
+            Where and with what it ran, if it ran an estimator.
+        detail : str, default=""
+            One line on what it did.
+        """
+        self.steps.append(
+            {
+                "name": name,
+                "seconds": round(seconds, 3),
+                "device": device,
+                "backend": backend,
+                "detail": detail,
+            }
+        )
+        where = f" [{device}/{backend}]" if backend else (f" [{device}]" if device else "")
+        self.log(f"{name}: {seconds:.2f} s{where}{' - ' + detail if detail else ''}")
+
+    def append_last_line(self, out: Path) -> None:
+        """Add the last progress line to ``out/run.log`` (written before it was logged)."""
+        with contextlib.suppress(OSError):
+            with open(out / "run.log", "a", encoding="utf-8") as fh:
+                fh.write(self.log_lines[-1] + "\n")
 
 
 def library_versions() -> dict:

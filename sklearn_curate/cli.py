@@ -35,11 +35,10 @@ from ._inputs import (
 )
 from ._mislabelled import check_labels, run_mislabelled
 from ._model import default_model, torch_threads, user_model
-from ._outputs import Decisions, build_report, staged_folder, write_tables
+from ._outputs import PROG, Decisions, RunLog, build_report, staged_folder, write_tables
 
 __all__ = ["main", "build_parser", "CurateError"]
 
-PROG = "sklearn-curate"
 DEFAULT_OUT = "curate_out"
 
 _DESCRIPTION = """\
@@ -385,7 +384,7 @@ def _bad_data_is_user_error(step: str):
         raise CurateError(f"{step} step failed: {' '.join(str(exc).split())}") from None
 
 
-class _Run:
+class _Run(RunLog):
     """One ``curate`` run: the steps in order, their timings and the output files.
 
     Parameters
@@ -397,52 +396,11 @@ class _Run:
     """
 
     def __init__(self, args: argparse.Namespace, argv: list[str]):
+        super().__init__(quiet=args.quiet)
         self.args = args
         self.argv = list(argv)
         self.progress = not args.quiet
-        self.steps: list[dict] = []
-        self.log_lines: list[str] = []
-        self.t0 = time.perf_counter()
         self.dp = None  # the mislabelled step's result, when it runs
-
-    # -- logging ----------------------------------------------------------------------
-    def log(self, msg: str) -> None:
-        """Print a progress line on stderr unless ``--quiet``; keep it for ``run.log``.
-
-        Parameters
-        ----------
-        msg : str
-            The line, without the program prefix.
-        """
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-        self.log_lines.append(f"{stamp} [{PROG}] {msg}")
-        if not self.args.quiet:
-            print(f"[{PROG}] {msg}", file=sys.stderr, flush=True)
-
-    def step(self, name, seconds, device=None, backend=None, detail=""):
-        """Record a finished step for the report and log it.
-
-        Parameters
-        ----------
-        name : str
-            The step ("load", "train", "embed", ...).
-        seconds : float
-            Its wall-clock time.
-        device, backend : str, optional
-            Where and with what it ran, if it ran an estimator.
-        detail : str, default=""
-            One line on what it did.
-        """
-        rec = {
-            "name": name,
-            "seconds": round(seconds, 3),
-            "device": device,
-            "backend": backend,
-            "detail": detail,
-        }
-        self.steps.append(rec)
-        where = f" [{device}/{backend}]" if device else ""
-        self.log(f"{name}: {seconds:.2f} s{where}{' - ' + detail if detail else ''}")
 
     def estimator_step(self, name: str, start: float, estimator, detail: str) -> None:
         """Record a step that fitted ``estimator``, with its ``device_`` and ``backend_``.
@@ -736,9 +694,7 @@ class _Run:
             f"{counts['similar']} similar, {mis}{counts['corrupt']} corrupt, "
             f"{counts['exact_duplicate']} exact duplicates in {report['total_seconds']:.1f} s"
         )
-        with contextlib.suppress(OSError):
-            with open(out / "run.log", "a", encoding="utf-8") as fh:
-                fh.write(self.log_lines[-1] + "\n")
+        self.append_last_line(out)
         return report
 
     def write(self, out: Path, inputs: Inputs, decisions: Decisions, Z, R, report) -> None:
