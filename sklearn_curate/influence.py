@@ -202,8 +202,8 @@ class InfluenceScorer(BaseCurator):
     gradient norm < 1e-8; the others stopped between 1e-8 and 2e-6) and 0.935 over 10
     random ones each (0.999 over the 45 of 50 converged); the predictions are about
     half the actual changes (slope 0.48). ``benchmarks/bench_influence.py``
-    (``mlp_quality``). The same network with ReLU units ends L-BFGS at
-    gradient norm 1.5e-3 where the Hessian is not positive definite (``damping=0.01``
+    (``mlp_quality``). The same network with ReLU units ends training at
+    gradient norm 1.5e-3, where the polish makes no progress (``damping=0.01``
     needed) and no retraining converges: Pearson 0.92 / 0.46 on top / random pairs,
     a statement about the unconverged training more than about the approximation.
 
