@@ -134,6 +134,14 @@ def data_parameter_figures(
     ValueError
         If ``y`` is given with a length other than ``n_samples``.
 
+    References
+    ----------
+    S. Saxena, O. Tuzel, D. DeCoste, "Data Parameters: A New Family of Parameters for
+    Learning a Differentiable Curriculum", NeurIPS 2019 (reference code
+    ``apple/ml-data-parameters``): the easy / hard / need-review strips and the
+    trajectory plots follow the figures of the enrichment tool described with it.
+    t-SNE: scikit-learn's :class:`~sklearn.manifold.TSNE`.
+
     Examples
     --------
     >>> from sklearn.datasets import load_digits
