@@ -1,10 +1,35 @@
 """Reading images (files, arrays, Datasets) into float tensor batches; unreadable files.
 
 One convention everywhere (torchvision's ``ToTensor``): an image becomes a float32
-array of shape ``(C, H, W)`` with values in [0, 1]; uint8 pixels are divided by 255.
-The number of channels is the model's (1 = grayscale "L", 3 = "RGB", 4 = "RGBA"); other
-modes are converted by Pillow, and RGBA to RGB drops the alpha channel, as torchvision's
-loader does.
+array of shape ``(C, H, W)`` with values in [0, 1]. The number of channels is the
+model's (1 = gray, 3 = RGB, 4 = RGBA).
+
+An image file is read as it looks in an image viewer, by these rules (one each):
+
+- **Integer pixels** are scaled by the range of their type: 8-bit by 255, 16-bit
+  ("I;16" PNG, TIFF, 16-bit PGM) by 65535, 32-bit ("I") by the file's bit depth where
+  Pillow tells it (TIFF ``BitsPerSample`` / ``SampleFormat``; 16-bit PNG and PGM that
+  Pillow opens as "I") and else by the stored type's maximum (2**31 - 1).
+  Negative values of signed types become 0.
+- **Float pixels** ("F" mode, e.g. float32 TIFF) are kept as they are, clipped to
+  [0, 1]; a file holding NaN or inf is refused as unreadable.
+- **EXIF orientation** is applied (:func:`PIL.ImageOps.exif_transpose`): a photo
+  taken upright loads with the height and width a viewer shows.
+- **Transparency** (RGBA, LA, PA, palette or gray/RGB files with a transparent
+  colour) is composited onto a white background for 1 or 3 channels; with 4
+  channels the alpha is kept as the fourth channel. Opaque images get alpha 1.
+- **CMYK** (and YCbCr, LAB, HSV) is converted to RGB by Pillow.
+- **1-bit** images become 0 (black) and 1 (white).
+- **Palette** images become RGB by their palette (RGBA when they have transparency).
+- **Multi-page and animated files** (TIFF, GIF, APNG, ...): the first frame only.
+- **Channels**: gray to RGB repeats the channel; RGB to gray is the ITU-R 601-2 luma
+  ``0.299 R + 0.587 G + 0.114 B`` (Pillow's "L" formula, computed in float, so not
+  rounded to 8 bits).
+
+Resizing has one implementation, :func:`resize_images`: bilinear with antialiasing
+when shrinking (torch's ``interpolate(..., antialias=True)``, which gives Pillow's
+bilinear filter within 1e-5), so a file read with ``image_size`` and the same picture
+passed as an array to :func:`resize_images` give the same pixels.
 """
 
 from __future__ import annotations
@@ -14,12 +39,13 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 from torch.utils.data import Dataset
 
 __all__ = [
     "load_image",
     "load_images",
+    "resize_images",
     "to_chw_tensor",
     "is_path_sequence",
     "ArrayBatches",
@@ -28,10 +54,28 @@ __all__ = [
 ]
 
 _MODES = {1: "L", 3: "RGB", 4: "RGBA"}
+# ITU-R 601-2 luma, the weights of Pillow's RGB -> "L" conversion
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float64)
+_EXIF_ORIENTATION = 0x0112
+# 8-bit modes that Pillow converts to gray ("L"/"LA"); all other 8-bit modes go to RGB(A)
+_GRAY_MODES = {"1", "L", "LA", "La"}
 
 
 def is_path_sequence(X) -> bool:
-    """True for a non-empty 1D sequence of ``str`` / ``os.PathLike`` (file paths)."""
+    """True for a non-empty 1D sequence of ``str`` / ``os.PathLike`` (file paths).
+
+    Parameters
+    ----------
+    X : object
+        Anything passed as input data.
+
+    Returns
+    -------
+    bool
+        True for a non-empty list, tuple or 1D string/object array whose items are all
+        ``str`` or ``os.PathLike``; False otherwise (a single path string included).
+        Never raises.
+    """
     if isinstance(X, (str, bytes, os.PathLike)):
         return False
     if isinstance(X, np.ndarray):
@@ -46,9 +90,17 @@ def _size_hw(image_size) -> tuple[int, int] | None:
     if image_size is None:
         return None
     if isinstance(image_size, (int, np.integer)):
-        return int(image_size), int(image_size)
-    h, w = image_size
-    return int(h), int(w)
+        h = w = int(image_size)
+    else:
+        try:
+            h, w = (int(s) for s in image_size)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"image size must be an int or a pair (H, W) of ints; got {image_size!r}."
+            ) from None
+    if h < 1 or w < 1:
+        raise ValueError(f"image size must be positive; got {image_size!r}.")
+    return h, w
 
 
 def to_chw_tensor(obj) -> torch.Tensor:
@@ -101,6 +153,160 @@ def to_chw_tensor(obj) -> torch.Tensor:
     )
 
 
+# -- one resize for files and arrays ------------------------------------------------------------
+def resize_images(images, size) -> np.ndarray:
+    """Resize images with Pillow's bilinear filter: the one resize of files and arrays.
+
+    Bilinear interpolation (``align_corners=False``, pixel centres as in Pillow) that
+    widens its support when shrinking, so it averages over every source pixel instead
+    of sampling a few (antialiasing). It is torch's
+    ``interpolate(mode="bilinear", antialias=True)``, which equals Pillow's "F"-mode
+    ``Image.resize(..., BILINEAR)`` within about 1e-5, computed for a whole batch at
+    once. :func:`load_image` resizes files with it, so a file read with
+    ``image_size`` gives the pixels of its array passed here.
+
+    Parameters
+    ----------
+    images : array-like of shape (n, C, H, W) or (C, H, W)
+        A batch of images or one image, any real dtype (converted to float32, not
+        rescaled: pass values in [0, 1]). A NaN spreads to the output pixels whose
+        filter covers it; the others are unaffected.
+    size : int or (int, int)
+        The new ``(h, w)``; an int means a square ``(size, size)``.
+
+    Returns
+    -------
+    ndarray of shape (n, C, h, w) or (C, h, w), float32
+        The resized images, clipped to the range ``[min, max]`` of the input's
+        non-NaN values (the filter's weights are non-negative, so this only removes rounding
+        error): images in [0, 1] stay in [0, 1]. When the input already has size
+        ``(h, w)`` it is returned as float32 without interpolation.
+
+    Raises
+    ------
+    ValueError
+        If ``images`` is not 3- or 4-dimensional, is empty in H or W, or if ``size``
+        is not a positive int or pair of positive ints.
+    TypeError
+        If ``images`` is not numeric.
+    """
+    h, w = _size_hw(size)
+    arr = np.asarray(images)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"images must be a numeric array; got dtype {arr.dtype}.")
+    if arr.ndim not in (3, 4):
+        raise ValueError(
+            f"images must have shape (n, C, H, W) or (C, H, W); got shape {arr.shape}."
+        )
+    if arr.shape[-2] == 0 or arr.shape[-1] == 0:
+        raise ValueError(f"cannot resize images of zero height or width; got {arr.shape}.")
+    arr = np.ascontiguousarray(arr, dtype=np.float32)
+    if arr.shape[-2:] == (h, w):
+        return arr
+    if arr.size == 0:  # no images (n = 0) or no channels
+        return np.zeros((*arr.shape[:-2], h, w), dtype=np.float32)
+    t = torch.from_numpy(arr if arr.ndim == 4 else arr[None])
+    out = torch.nn.functional.interpolate(
+        t, size=(h, w), mode="bilinear", align_corners=False, antialias=True
+    ).numpy()
+    out = out if arr.ndim == 4 else out[0]
+    flat = arr.ravel()  # the input's range, NaN ignored (fmin / fmax skip NaN)
+    return np.clip(out, np.fmin.reduce(flat), np.fmax.reduce(flat), out=out)
+
+
+# -- decoding one file ---------------------------------------------------------------------------
+def _integer_range(img: Image.Image, arr: np.ndarray) -> tuple[np.ndarray, float]:
+    """The pixels (reinterpreted if the file says unsigned 32-bit) and their full-scale value."""
+    signed = arr.dtype.kind == "i"
+    bits = arr.dtype.itemsize * 8
+    tags = getattr(img, "tag_v2", None)  # TIFF: the file's own bit depth and sign
+    if tags is not None and tags.get(258):
+        file_bits = int(np.ravel(tags[258])[0])
+        fmt = tags.get(339, 1)
+        signed = int(np.ravel(fmt)[0]) == 2
+        if 1 <= file_bits <= bits:
+            bits = file_bits
+    elif img.mode == "I" and img.format in ("PNG", "PPM"):
+        bits, signed = 16, False  # Pillow opens 16-bit PNG (older versions) and PGM as "I"
+    if not signed and arr.dtype == np.int32 and bits == 32:
+        arr = arr.view(np.uint32)
+    return arr, float(2 ** (bits - 1) - 1 if signed else 2**bits - 1)
+
+
+def _decode(img: Image.Image) -> np.ndarray:
+    """A loaded PIL image as float32 ``(H, W, K)`` in [0, 1]: K = 1 (gray), 2 (gray, alpha),
+    3 (RGB) or 4 (RGBA), by the rules of the module docstring (orientation not included)."""
+    mode = img.mode
+    if mode == "F":
+        arr = np.asarray(img, dtype=np.float32)
+        if not np.isfinite(arr).all():
+            raise ValueError("the image holds non-finite pixel values (NaN or inf)")
+        return np.clip(arr, 0.0, 1.0)[..., None]
+    if mode == "I" or mode.startswith("I;16"):
+        raw = np.asarray(img)
+        vals, full = _integer_range(img, raw)
+        gray = np.clip(vals.astype(np.float64) / full, 0.0, 1.0).astype(np.float32)[..., None]
+        t = img.info.get("transparency")
+        if isinstance(t, (int, np.integer)) and not isinstance(t, bool):
+            return np.concatenate([gray, (raw != t).astype(np.float32)[..., None]], axis=-1)
+        return gray
+    gray = mode in _GRAY_MODES
+    alpha = img.has_transparency_data
+    target = ("LA" if alpha else "L") if gray else ("RGBA" if alpha else "RGB")
+    if mode != target:
+        img = img.convert(target)
+    arr = np.asarray(img, dtype=np.float32) / np.float32(255.0)
+    return arr[..., None] if arr.ndim == 2 else arr
+
+
+def _to_channels(arr: np.ndarray, n_channels: int) -> np.ndarray:
+    """``(H, W, K)`` from :func:`_decode` as float32 ``(n_channels, H, W)`` in [0, 1]."""
+    k = arr.shape[-1]
+    color, alpha = (arr[..., : k - 1], arr[..., k - 1 :]) if k in (2, 4) else (arr, None)
+    if n_channels != 4 and alpha is not None:
+        color = color * alpha + (1.0 - alpha)  # onto white, as a viewer shows it
+    if n_channels == 1 and color.shape[-1] == 3:
+        color = (color.astype(np.float64) @ _LUMA)[..., None]
+    elif n_channels > 1 and color.shape[-1] == 1:
+        color = np.repeat(color, 3, axis=-1)
+    if n_channels == 4:
+        if alpha is None:
+            alpha = np.ones_like(color[..., :1])
+        color = np.concatenate([color, alpha], axis=-1)
+    out = np.clip(color.transpose(2, 0, 1), 0.0, 1.0)
+    return np.ascontiguousarray(out, dtype=np.float32)
+
+
+def _read_file(path, n_channels: int) -> np.ndarray:
+    """Decode the first frame of an image file, orientation applied: ``(C, H, W)`` float32."""
+    try:
+        with Image.open(path) as img:
+            img.seek(0)  # multi-page / animated: the first frame
+            img.load()  # decodes fully: truncated files fail here, not later
+            img = _apply_orientation(img)
+            return _to_channels(_decode(img), n_channels)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise ValueError(f"cannot read image file {os.fspath(path)!r}: {exc}") from exc
+
+
+def _apply_orientation(img: Image.Image) -> Image.Image:
+    """``img`` as a viewer shows it (EXIF orientation); unrotated when the EXIF is broken."""
+    try:
+        if img.getexif().get(_EXIF_ORIENTATION, 1) in (1, None):
+            return img
+        return ImageOps.exif_transpose(img)
+    except Exception:  # malformed EXIF: the pixels are fine, show them as stored
+        return img
+
+
+def _to_pil(chw: np.ndarray) -> Image.Image:
+    """A ``(C, H, W)`` float image in [0, 1] as an 8-bit PIL image ("L", "RGB", "RGBA")."""
+    u8 = np.round(np.clip(chw, 0.0, 1.0) * 255.0).astype(np.uint8)
+    return Image.fromarray(
+        u8[0] if u8.shape[0] == 1 else np.ascontiguousarray(u8.transpose(1, 2, 0))
+    )
+
+
 def load_image(
     path,
     *,
@@ -110,39 +316,51 @@ def load_image(
 ) -> torch.Tensor:
     """Read one image file into a float32 tensor of shape ``(C, H, W)``, values in [0, 1].
 
+    The file is read as a viewer shows it (rules in full in the module docstring):
+    integers scaled by their type's range (8-bit / 255, 16-bit / 65535, 32-bit by the
+    file's bit depth or the type's maximum), float pixels kept and clipped to [0, 1],
+    EXIF orientation applied, transparency composited onto white (kept as the fourth
+    channel when ``n_channels=4``), CMYK converted to RGB by Pillow, 1-bit as 0 / 1,
+    the first frame of multi-page or animated files.
+
     Parameters
     ----------
     path : str or os.PathLike
-        Any file Pillow reads (PNG, JPEG, BMP, TIFF, ...).
+        Any file Pillow reads (PNG, JPEG, BMP, TIFF, GIF, PGM, ...).
     n_channels : {1, 3, 4}, default=3
-        Channels of the result: the file is converted to "L", "RGB" or "RGBA".
+        Channels of the result: gray (RGB to gray is ``0.299 R + 0.587 G + 0.114 B``),
+        RGB (gray repeated) or RGBA (alpha 1 for opaque files).
     image_size : int or (int, int), optional
-        Resize to ``(H, W)`` (bilinear) before ``preprocess``; an int means a square.
+        Resize to ``(H, W)`` with :func:`resize_images` (bilinear, antialiased when
+        shrinking) on the float image, before ``preprocess``; an int means a square.
     preprocess : callable, optional
-        Applied to the converted, resized PIL image; may return a PIL image, a NumPy
-        array or a tensor (see :func:`to_chw_tensor`).
+        Applied to the decoded, resized image given as an 8-bit PIL image in mode
+        "L", "RGB" or "RGBA" (per ``n_channels``; values rounded to 1/255, as
+        torchvision transforms expect); may return a PIL image, a NumPy array or a
+        tensor (see :func:`to_chw_tensor`). Without it, the float pixels are returned
+        unrounded.
 
     Returns
     -------
     torch.Tensor of shape (C, H, W), float32
+        ``C = n_channels`` unless ``preprocess`` changes it; values in [0, 1].
 
     Raises
     ------
     ValueError
-        If the file is missing, not an image, or truncated; the message names it.
+        If ``n_channels`` or ``image_size`` is not supported, or if the file is
+        missing, not an image, truncated, or holds NaN / inf pixels; the message
+        names the file.
     """
     if n_channels not in _MODES:
         raise ValueError(f"n_channels={n_channels!r} is not supported; use 1, 3 or 4.")
     size = _size_hw(image_size)
-    try:
-        with Image.open(path) as img:
-            img.load()  # decodes fully: truncated files fail here, not later
-            img = img.convert(_MODES[n_channels])
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise ValueError(f"cannot read image file {os.fspath(path)!r}: {exc}") from exc
-    if size is not None and img.size != (size[1], size[0]):
-        img = img.resize((size[1], size[0]), Image.Resampling.BILINEAR)
-    return to_chw_tensor(preprocess(img) if preprocess is not None else img)
+    chw = _read_file(path, n_channels)
+    if size is not None:
+        chw = resize_images(chw, size)
+    if preprocess is not None:
+        return to_chw_tensor(preprocess(_to_pil(chw)))
+    return torch.from_numpy(chw)
 
 
 def load_images(
@@ -164,11 +382,14 @@ def load_images(
     paths : sequence of str or os.PathLike
         Image files.
     n_channels : {1, 3, 4}, default=3
-        Channels of the result ("L", "RGB" or "RGBA").
+        Channels of the result (gray, RGB or RGBA); files are read by the rules of
+        :func:`load_image`.
     image_size : int or (int, int), optional
-        Resize every image to this ``(H, W)``; needed when files differ in size.
+        Resize every image to this ``(H, W)`` with :func:`resize_images`; needed when
+        files differ in size.
     preprocess : callable, optional
-        Applied to each PIL image after conversion and resizing.
+        Applied to each image, as an 8-bit PIL image, after decoding and resizing
+        (see :func:`load_image`).
     on_error : {"skip", "raise"}, default="skip"
         ``"skip"`` records a reason and goes on; ``"raise"`` raises at the first bad file.
 
@@ -184,11 +405,15 @@ def load_images(
     Raises
     ------
     ValueError
-        If ``on_error="raise"`` and a file cannot be read, or if the readable images
+        If ``n_channels``, ``image_size`` or ``on_error`` is not supported, if
+        ``on_error="raise"`` and a file cannot be read, or if the readable images
         differ in size and ``image_size`` is None.
     """
     if on_error not in ("skip", "raise"):
         raise ValueError(f"on_error={on_error!r} is not supported; use 'skip' or 'raise'.")
+    if n_channels not in _MODES:  # a bad argument is not a bad file: raise, never skip
+        raise ValueError(f"n_channels={n_channels!r} is not supported; use 1, 3 or 4.")
+    _size_hw(image_size)
     paths = list(paths)
     ok = np.zeros(len(paths), dtype=bool)
     reasons: list[str | None] = [None] * len(paths)
@@ -212,7 +437,20 @@ def load_images(
 
 
 def check_same_size(tensors, paths) -> None:
-    """Raise a clear error when images of one batch differ in shape."""
+    """Raise a clear error when images of one batch differ in shape.
+
+    Parameters
+    ----------
+    tensors : sequence of torch.Tensor, each of shape (C, H, W)
+        The images of one batch (non-empty).
+    paths : sequence of str or os.PathLike
+        Their files, in the same order (named in the message).
+
+    Raises
+    ------
+    ValueError
+        If any image's shape differs from the first one's.
+    """
     first = tuple(tensors[0].shape)
     for t, p in zip(tensors, paths, strict=True):
         if tuple(t.shape) != first:

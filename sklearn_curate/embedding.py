@@ -34,7 +34,7 @@ from ._images import ArrayBatches, ItemBatches, PathBatches, is_path_sequence, l
 
 __all__ = ["TorchLayerEmbedder", "load_images"]
 
-_CACHE_FORMAT = "sklearn-curate-embedding-v1"
+_CACHE_FORMAT = "sklearn-curate-embedding-v2"  # v2: image files read as they look
 _MAX_LISTED_LAYERS = 60
 
 
