@@ -21,6 +21,7 @@ import csv
 import datetime
 import html
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -371,6 +372,7 @@ class _InfluenceRun(RunLog):
         super().__init__(quiet=args.quiet)
         self.args = args
         self.argv = list(argv) if argv is not None else list(sys.argv[1:])
+        self.shape = (0, 0)  # (test rows, training rows), set by the run
 
     def timed(self, name: str, start: float, detail: str = "", device=None) -> None:
         """``step`` for a step that began at ``time.perf_counter()`` ``start``."""
@@ -501,12 +503,46 @@ class _InfluenceRun(RunLog):
 
     # -- whole run -------------------------------------------------------------------
     def run(self) -> dict:
+        from ._model import model_file
+        from ._output_folder import OutputFolder
+
+        a = self.args
+        folder = OutputFolder(
+            a.out,
+            a.overwrite,
+            protect=[("--array", a.array)],
+            protect_contained=[("--model", model_file(a.model))],
+            command="influence",
+            log=self.log,
+        )
+        with folder as staging:  # checks --out before any work; in place only when complete
+            report = self._run(staging)
+        out = Path(a.out)  # as the user wrote it, for the last line
+        n_test, n_train = self.shape
+        self.log(
+            f"wrote {out}: {n_test} test rows x {n_train} training rows, "
+            f"{report['n_removed']} highest self-influence marked removed in "
+            f"{report['total_seconds']:.1f} s"
+        )
+        self.append_last_line(folder.out)
+        return report
+
+    def _run(self, staging: Path) -> dict:
+        """Every step of :meth:`run`, writing into the staging folder of ``--out``.
+
+        Parameters
+        ----------
+        staging : Path
+            The staging folder (empty but for its marker).
+
+        Returns
+        -------
+        dict
+            The run report.
+        """
         from ._model import torch_threads
 
         a = self.args
-        out = Path(a.out)
-        if out.exists() and not a.overwrite:
-            raise CurateError(f"--out {str(out)!r} exists; pass --overwrite or another --out.")
         if a.device == "cuda":
             import torch
 
@@ -544,43 +580,34 @@ class _InfluenceRun(RunLog):
             "total_seconds": None,
             "versions": library_versions(),
         }
-        self.write(out, scorer, data, inf, report)
-        self.log(
-            f"wrote {out}: {len(Xte)} test rows x {len(Xtr)} training rows, "
-            f"{scorer.n_removed_} highest self-influence marked removed in "
-            f"{report['total_seconds']:.1f} s"
-        )
-        self.append_last_line(out)
+        self.write(staging, scorer, data, inf, report)
+        self.shape = (len(Xte), len(Xtr))
         return report
 
-    def write(self, out: Path, scorer, data, inf, report) -> None:
-        from ._outputs import staged_folder
+    def write(self, tmp: Path, scorer, data, inf, report) -> None:
         from .influence import _grid_png, _top_k
 
         Xtr, ytr, Xte, yte, shape, info = data
         k = self.args.k
         t = time.perf_counter()
-        with staged_folder(out.absolute(), self.args.overwrite) as tmp:
-            # the files of save_influence, from the matrix already computed
-            top = _top_k(inf, k)
-            np.save(tmp / "influence.npy", inf)
-            for j in range(len(inf)):
-                np.save(tmp / f"influence_{j:05d}.npy", inf[j])
-            with open(tmp / "top_k.json", "w") as fh:
-                json.dump({key: v.tolist() for key, v in top.items()}, fh)
-            if shape is not None:
-                train, test = Xtr.reshape((-1, *shape)), Xte.reshape((-1, *shape))
-                for j in self._bar(range(len(inf)), desc="pictures", unit="png"):
-                    _grid_png(
-                        tmp / f"top_{j:05d}.png", train, top, j, test[j], top["helpful"].shape[1]
-                    )
-            _write_self_influence(tmp / "self_influence.csv", scorer, ytr)
-            _write_index(tmp / "index.html", top, ytr, yte, _predict(scorer, Xte), shape, report)
-            self.timed("write", t, str(out.absolute()))
-            report["total_seconds"] = round(time.perf_counter() - self.t0, 3)
-            with open(tmp / "report.json", "w", encoding="utf-8") as fh:
-                json.dump(report, fh, indent=2, default=_json_default)
-            (tmp / "run.log").write_text("\n".join(self.log_lines) + "\n", encoding="utf-8")
+        # the files of save_influence, from the matrix already computed
+        top = _top_k(inf, k)
+        np.save(tmp / "influence.npy", inf)
+        for j in range(len(inf)):
+            np.save(tmp / f"influence_{j:05d}.npy", inf[j])
+        with open(tmp / "top_k.json", "w") as fh:
+            json.dump({key: v.tolist() for key, v in top.items()}, fh)
+        if shape is not None:
+            train, test = Xtr.reshape((-1, *shape)), Xte.reshape((-1, *shape))
+            for j in self._bar(range(len(inf)), desc="pictures", unit="png"):
+                _grid_png(tmp / f"top_{j:05d}.png", train, top, j, test[j], top["helpful"].shape[1])
+        _write_self_influence(tmp / "self_influence.csv", scorer, ytr)
+        _write_index(tmp / "index.html", top, ytr, yte, _predict(scorer, Xte), shape, report)
+        self.timed("write", t, os.path.abspath(self.args.out))
+        report["total_seconds"] = round(time.perf_counter() - self.t0, 3)
+        with open(tmp / "report.json", "w", encoding="utf-8") as fh:
+            json.dump(report, fh, indent=2, default=_json_default)
+        (tmp / "run.log").write_text("\n".join(self.log_lines) + "\n", encoding="utf-8")
 
 
 def _json_default(o):

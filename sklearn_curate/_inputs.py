@@ -15,13 +15,17 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 DEFAULT_FOLDER_IMAGE_SIZE = 32
-#: File name endings read by ``--images`` (case-insensitive); other files are ignored.
+#: File name endings read by ``--images`` (case-insensitive). Files with another ending
+#: (or none) are read too when Pillow recognises their content as an image; otherwise
+#: they are listed in ``skipped.txt``.
 IMAGE_EXTENSIONS = (
     ".png",
     ".jpg",
@@ -39,6 +43,91 @@ IMAGE_EXTENSIONS = (
 
 class CurateError(Exception):
     """A problem with the user's input or options, reported as one line (exit status 1)."""
+
+
+# characters that would break a line-per-id list (str.splitlines() splits on all of
+# them), a backslash (the escape itself) and lone surrogates (bytes of a file name that
+# are not UTF-8, as os.fsdecode gives them)
+_NEEDS_QUOTES = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029\\\\\ud800-\udfff]")
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+_UNESCAPE = re.compile(r'\\(x[0-9a-f]{2}|u[0-9a-f]{4}|[\\"tnr])')
+
+
+def quote_id(name: str) -> str:
+    """An input id as written in the output lists, ``scores.csv`` and the report.
+
+    Ids are written as they are unless they hold a character that would break a
+    line-per-id list (tab, newline, carriage return, any other control character,
+    U+0085, U+2028, U+2029), a backslash, or bytes that are not UTF-8 (file names
+    decoded with ``os.fsdecode``), or begin with a double quote. Such an id is written
+    in double quotes with backslash escapes, as git quotes paths: ``\\t`` ``\\n``
+    ``\\r`` ``\\\\`` ``\\"``, ``\\xHH`` for other control characters (HH < 80) and for
+    each non-UTF-8 byte (HH >= 80), ``\\uHHHH`` for the rest. :func:`unquote_id`
+    reverses it.
+
+    Parameters
+    ----------
+    name : str
+        The raw id (a relative path or a row index).
+
+    Returns
+    -------
+    str
+        ``name`` itself, or its quoted form: one line, no tab.
+    """
+    if not _NEEDS_QUOTES.search(name) and not name.startswith('"'):
+        return name
+    out = []
+    for ch in name:
+        o = ord(ch)
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif o < 0x20 or o == 0x7F:
+            out.append(f"\\x{o:02x}")
+        elif 0xDC80 <= o <= 0xDCFF:  # os.fsdecode's stand-in for a non-UTF-8 byte
+            out.append(f"\\x{o - 0xDC00:02x}")
+        elif o in (0x85, 0x2028, 0x2029) or 0xD800 <= o <= 0xDFFF:
+            out.append(f"\\u{o:04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def unquote_id(text: str) -> str:
+    """The raw id of a line of an output list (the inverse of :func:`quote_id`).
+
+    Parameters
+    ----------
+    text : str
+        An id as written (the first tab-separated field of a list line).
+
+    Returns
+    -------
+    str
+        The id; for a file, ``os.fsencode`` of it gives the file name's bytes.
+
+    Raises
+    ------
+    ValueError
+        If ``text`` is quoted but holds an unknown escape.
+    """
+    if not (len(text) >= 2 and text.startswith('"') and text.endswith('"')):
+        return text
+    body = text[1:-1]
+
+    def one(m):
+        e = m.group(1)
+        if e[0] == "x":
+            o = int(e[1:], 16)
+            return chr(o) if o < 0x80 else chr(0xDC00 + o)
+        if e[0] == "u":
+            return chr(int(e[1:], 16))
+        return {"t": "\t", "n": "\n", "r": "\r"}.get(e, e)
+
+    rest = _UNESCAPE.sub("", body)
+    if "\\" in rest:
+        raise ValueError(f"{text!r} holds an unknown escape; ids are quoted by quote_id.")
+    return _UNESCAPE.sub(one, body)
 
 
 @dataclass
@@ -70,6 +159,11 @@ class Inputs:
         For the built-in data only: the rows of the planted foreign images
         (``foreign_rows``), the planted near-duplicates (``duplicate_rows``) and the
         rows they copy (``duplicate_source``).
+    skipped : list of (str, str)
+        Image folders only: ``(id, reason)`` for every entry under the folder that was
+        not read as an image (hidden files and folders, links to folders, files that
+        are not images, special files); ``skipped.txt``. Not inputs: no row anywhere
+        else.
     """
 
     ids: list
@@ -81,6 +175,7 @@ class Inputs:
     is_images: bool = True
     info: dict = field(default_factory=dict)
     faults: dict | None = None
+    skipped: list = field(default_factory=list)
 
 
 #: Share of the built-in digits whose label is moved to another class when the run has a
@@ -134,7 +229,7 @@ def load_inputs(
 
 
 def _resize(images: np.ndarray, size: int) -> np.ndarray:
-    """Bilinear resize of images.
+    """Resize images with the one resize of image files too (:func:`resize_images`).
 
     Parameters
     ----------
@@ -150,12 +245,9 @@ def _resize(images: np.ndarray, size: int) -> np.ndarray:
     """
     if images.shape[2:] == (size, size):
         return images
-    import torch
+    from ._images import resize_images
 
-    t = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
-    return torch.nn.functional.interpolate(
-        t, size=(size, size), mode="bilinear", align_corners=False
-    ).numpy()
+    return resize_images(images, size)
 
 
 def _default_inputs(seed: int, image_size: int | None, label_noise: float = 0.0) -> Inputs:
@@ -262,7 +354,7 @@ def _read_image_files(paths: list, image_size: int, progress: bool):
 
 
 def _exact_duplicates(paths: list) -> dict:
-    """Find files whose bytes equal an earlier file's.
+    """Find files whose bytes equal another file's.
 
     Parameters
     ----------
@@ -272,12 +364,17 @@ def _exact_duplicates(paths: list) -> dict:
     Returns
     -------
     dict of int to int
-        Position of each repeated file -> position of its first copy. Empty
-        (zero-byte) and unreadable files are left out: they are corrupt, not copies.
+        Position of each repeated file -> position of its first copy. The first copy
+        of a group of identical files is the first one in input order that is not a
+        symbolic link (a link to a file of the folder is always the duplicate, never
+        the original); the first link when all are links. Empty (zero-byte) and
+        unreadable files are left out: they are corrupt, not copies.
     """
     first_of: dict = {}
     exact = {}
-    for i, path in enumerate(paths):
+    order = sorted(range(len(paths)), key=lambda i: (os.path.islink(paths[i]), i))
+    for i in order:
+        path = paths[i]
         try:
             if os.path.getsize(path) == 0:
                 continue
@@ -292,7 +389,94 @@ def _exact_duplicates(paths: list) -> dict:
             exact[i] = first_of[key]
         else:
             first_of[key] = i
-    return exact
+    return dict(sorted(exact.items()))
+
+
+def _is_image_content(path: Path) -> bool:
+    """Whether Pillow recognises the file's content as an image (header only)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path):
+            return True
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return False
+    except Image.DecompressionBombError:
+        return True  # an image, too large to read: corrupt.txt says so
+
+
+def _walk_folder(root: Path) -> tuple[list, list]:
+    """Sort every entry under ``root`` into image candidates and skipped entries.
+
+    The rules (README.md, "Which files are read"):
+
+    - hidden files and folders (name starting with '.') are not read; a hidden folder
+      is listed once, as ``name/``, and not searched;
+    - a link to a folder is listed as ``name/`` and not followed;
+    - special files (FIFOs, sockets, devices) are not opened;
+    - a regular file (or a link to one) is a candidate when its name ends with one of
+      :data:`IMAGE_EXTENSIONS` or Pillow recognises its content as an image, whatever
+      its name; a broken link is a candidate when its name has an image ending (it
+      then goes to corrupt.txt);
+    - everything else is skipped as "not an image file".
+
+    Parameters
+    ----------
+    root : Path
+        The ``--images`` folder.
+
+    Returns
+    -------
+    candidates : list of str
+        Relative paths (with '/') to read as images, sorted.
+    skipped : list of (str, str)
+        ``(relative path, reason)`` for every other entry, sorted by path.
+    """
+    candidates, skipped = [], []
+    for dirpath, dirnames, filenames in os.walk(root):
+        base = Path(dirpath)
+        rel_dir = base.relative_to(root)
+        keep = []
+        for d in sorted(dirnames):
+            rel = (rel_dir / d).as_posix()
+            if d.startswith("."):
+                skipped.append((rel + "/", "hidden folder (not searched)"))
+            elif os.path.islink(base / d):
+                skipped.append((rel + "/", "link to a folder (not followed)"))
+            else:
+                keep.append(d)
+        dirnames[:] = keep
+        for name in filenames:
+            path = base / name
+            rel = (rel_dir / name).as_posix()
+            has_ext = name.lower().endswith(IMAGE_EXTENSIONS)
+            if name.startswith("."):
+                skipped.append((rel, "hidden file"))
+                continue
+            try:
+                mode = os.stat(path).st_mode  # follows links
+            except OSError:
+                if has_ext:
+                    candidates.append(rel)  # a broken link: corrupt.txt says why
+                else:
+                    skipped.append((rel, "broken link, not an image file"))
+                continue
+            if not stat.S_ISREG(mode):
+                if stat.S_ISDIR(mode):
+                    skipped.append((rel + "/", "link to a folder (not followed)"))
+                else:
+                    skipped.append((rel, "not a regular file (FIFO, socket or device)"))
+            elif has_ext or _is_image_content(path):
+                candidates.append(rel)
+            else:
+                skipped.append(
+                    (
+                        rel,
+                        "not an image file (no image ending; Pillow does not "
+                        "recognise the content)",
+                    )
+                )
+    return sorted(candidates), sorted(skipped)
 
 
 def _folder_inputs(folder: str, image_size: int, progress: bool) -> Inputs:
@@ -301,8 +485,8 @@ def _folder_inputs(folder: str, image_size: int, progress: bool) -> Inputs:
     Parameters
     ----------
     folder : str
-        The folder. Hidden files and folders are skipped; files without one of
-        :data:`IMAGE_EXTENSIONS` are counted and ignored.
+        The folder. Which entries are read and which are listed as skipped:
+        :func:`_walk_folder`.
     image_size : int
         Side in pixels every image is resized to.
     progress : bool
@@ -311,9 +495,9 @@ def _folder_inputs(folder: str, image_size: int, progress: bool) -> Inputs:
     Returns
     -------
     Inputs
-        Ids are the sorted relative paths; images have one channel when every
-        readable image is gray, else three; labels are the first path component
-        when any file lies in a sub-folder.
+        Ids are the sorted relative paths (quoted by :func:`quote_id` where needed);
+        images have one channel when every readable image is gray, else three; labels
+        are the first path component when any file lies in a sub-folder.
 
     Raises
     ------
@@ -326,23 +510,13 @@ def _folder_inputs(folder: str, image_size: int, progress: bool) -> Inputs:
         raise CurateError(f"--images {folder!r} does not exist; pass a folder of image files.")
     if not root.is_dir():
         raise CurateError(f"--images {folder!r} is not a folder; use --array for a .npy file.")
-    paths, ignored = [], 0
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        for name in filenames:
-            if name.startswith("."):
-                continue
-            if name.lower().endswith(IMAGE_EXTENSIONS):
-                paths.append(Path(dirpath) / name)
-            else:
-                ignored += 1
-    if not paths:
+    rel, skipped = _walk_folder(root)
+    skipped = [(quote_id(r), why) for r, why in skipped]
+    if not rel:
         raise CurateError(
-            f"--images {folder!r} holds no image files (looked for "
-            f"{', '.join(IMAGE_EXTENSIONS)}; {ignored} other files ignored)."
+            f"--images {folder!r} holds no image files (looked for files Pillow reads; "
+            f"{len(skipped)} other entries skipped)."
         )
-    # input order: relative paths, sorted as strings
-    rel = sorted(p.relative_to(root).as_posix() for p in paths)
     paths = [root / r for r in rel]
     exact = _exact_duplicates(paths)
     unique = [i for i in range(len(paths)) if i not in exact]
@@ -350,12 +524,13 @@ def _folder_inputs(folder: str, image_size: int, progress: bool) -> Inputs:
     ok = np.zeros(len(paths), dtype=bool)
     ok[unique] = ok_u
     reasons = {unique[j]: r for j, r in reasons_u.items()}
+    ids = [quote_id(r) for r in rel]
     for i, first in list(exact.items()):
         if first in reasons:  # a copy of an unreadable file is unreadable too
-            reasons[i] = f"same bytes as {rel[first]}: {reasons[first]}"
+            reasons[i] = f"same bytes as {ids[first]}: {reasons[first]}"
             del exact[i]
     if not ok.any():
-        first = "; ".join(f"{rel[i]}: {r}" for i, r in list(reasons.items())[:3])
+        first = "; ".join(f"{ids[i]}: {r}" for i, r in list(reasons.items())[:3])
         raise CurateError(
             f"none of the {len(paths)} image files in {folder!r} could be read ({first})."
         )
@@ -363,9 +538,11 @@ def _folder_inputs(folder: str, image_size: int, progress: bool) -> Inputs:
     gray = bool((stack[:, 0] == stack[:, 1]).all() and (stack[:, 1] == stack[:, 2]).all())
     data = np.ascontiguousarray(stack[:, :1] if gray else stack)
     has_classes = any("/" in r for r in rel)
-    labels = [r.split("/", 1)[0] if "/" in r else "" for r in rel] if has_classes else None
+    labels = (
+        [quote_id(r.split("/", 1)[0]) if "/" in r else "" for r in rel] if has_classes else None
+    )
     return Inputs(
-        ids=rel,
+        ids=ids,
         data=data,
         valid=ok,
         reasons=reasons,
@@ -375,22 +552,140 @@ def _folder_inputs(folder: str, image_size: int, progress: bool) -> Inputs:
             "source": str(root),
             "image_shape": list(data.shape[1:]),
             "color": "grayscale" if gray else "rgb",
-            "ignored_files": ignored,
+            "skipped_entries": len(skipped),
             "exact_duplicates": len(exact),
             "classes": sorted(set(labels)) if labels else None,
         },
         exact_duplicate_of=exact,
+        skipped=skipped,
     )
 
 
+#: Names looked up, in this order, for the data and the labels of an ``.npz`` file.
+NPZ_DATA_KEYS = ("images", "X", "features", "data")
+NPZ_LABEL_KEYS = ("labels", "y", "target")
+
+_MAGIC = {
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"GIF8": "a GIF image",
+    b"BM": "a BMP image",
+    b"II*\x00": "a TIFF image",
+    b"MM\x00*": "a TIFF image",
+    b"RIFF": "a RIFF (e.g. WebP) file",
+}
+
+
+def _what_is(path: Path) -> str:
+    """A short guess of what a file that is not a NumPy file holds, for messages."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(512)
+    except OSError as exc:
+        return f"unreadable ({exc.strerror or exc})"
+    if not head:
+        return "empty (0 bytes)"
+    for magic, what in _MAGIC.items():
+        if head.startswith(magic):
+            return what + "; for image files pass their folder with --images"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return "binary data of another kind"
+    return "text; load it and save the array with numpy.save"
+
+
+def _load_array_file(path: Path, file: str):
+    """Read ``--array``: a ``.npy`` array or an ``.npz`` archive of named arrays.
+
+    Parameters
+    ----------
+    path : Path
+        The file.
+    file : str
+        The option's value, for messages.
+
+    Returns
+    -------
+    X : ndarray
+        The data.
+    labels : ndarray of shape (n,) or None
+        The labels of an ``.npz`` file, if it has any.
+    key : str or None
+        The name of the data array in an ``.npz`` file.
+
+    Raises
+    ------
+    CurateError
+        If the file is neither, holds objects (pickles), or an ``.npz`` file holds no
+        data array under :data:`NPZ_DATA_KEYS` and more than one array.
+    """
+    expected = "a .npy file (numpy.save) or an .npz file (numpy.savez) of numbers"
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(6)
+    except OSError as exc:
+        raise CurateError(f"--array {file!r} cannot be read ({exc.strerror or exc}).") from None
+    if magic.startswith(b"PK\x03\x04"):  # a zip archive: .npz
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                names = list(npz.files)
+                key = next((k for k in NPZ_DATA_KEYS if k in names), None)
+                if key is None and len(names) == 1:
+                    key = names[0]
+                if key is None:
+                    raise CurateError(
+                        f"--array {file!r} is an .npz file with arrays {names}; name the "
+                        f"data one of {', '.join(NPZ_DATA_KEYS)} (and the labels one of "
+                        f"{', '.join(NPZ_LABEL_KEYS)}), e.g. numpy.savez(f, X=X, y=y)."
+                    )
+                X = npz[key]
+                lkey = next((k for k in NPZ_LABEL_KEYS if k in names and k != key), None)
+                labels = npz[lkey] if lkey is not None else None
+        except CurateError:
+            raise
+        except ValueError as exc:
+            if "allow_pickle" in str(exc):
+                raise CurateError(
+                    f"--array {file!r} holds Python objects, not numbers; pass {expected}."
+                ) from None
+            raise CurateError(f"--array {file!r} is not a readable .npz file ({exc}).") from None
+        except Exception as exc:
+            raise CurateError(f"--array {file!r} is not a readable .npz file ({exc}).") from None
+        if labels is not None and (labels.ndim != 1 or len(labels) != len(X)):
+            raise CurateError(
+                f"--array {file!r}: labels {lkey!r} have shape {labels.shape}; pass one "
+                f"label per row of {key!r} ({len(X)} rows)."
+            )
+        return X, labels, key
+    if not magic.startswith(b"\x93NUMPY"):
+        raise CurateError(
+            f"--array {file!r} is not a NumPy file: it looks like {_what_is(path)}. "
+            f"Pass {expected}."
+        )
+    try:
+        X = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise CurateError(
+                f"--array {file!r} holds Python objects, not numbers; pass {expected}."
+            ) from None
+        raise CurateError(f"--array {file!r} is not a readable .npy file ({exc}).") from None
+    except Exception as exc:
+        raise CurateError(f"--array {file!r} is not a readable .npy file ({exc}).") from None
+    return X, None, None
+
+
 def _array_inputs(file: str, image_size: int | None) -> Inputs:
-    """A ``.npy`` array of feature vectors or images.
+    """A ``.npy`` array or ``.npz`` archive of feature vectors or images.
 
     Parameters
     ----------
     file : str
-        The ``.npy`` file: ``(n, d)`` feature vectors, or images ``(n, H, W)``,
-        ``(n, C, H, W)`` or ``(n, H, W, C)`` with C in {1, 3, 4}.
+        A ``.npy`` file, or an ``.npz`` file whose data array is named one of
+        :data:`NPZ_DATA_KEYS` (or is its only array), with optional labels named one
+        of :data:`NPZ_LABEL_KEYS`. The data: ``(n, d)`` feature vectors, or images
+        ``(n, H, W)``, ``(n, C, H, W)`` or ``(n, H, W, C)`` with C in {1, 3, 4}.
     image_size : int or None
         Side in pixels images are resized to; None keeps their size. Not used for
         feature vectors.
@@ -400,25 +695,24 @@ def _array_inputs(file: str, image_size: int | None) -> Inputs:
     Inputs
         Ids are the row indices; rows with NaN or inf are unreadable. Images are
         ``(n_valid, C, H, W)``, min-max scaled to [0, 1] over the readable rows.
+        Labels (as strings) from an ``.npz`` file's label array.
 
     Raises
     ------
     CurateError
-        If the file is missing or unreadable, not numeric, of an unsupported shape,
-        or every row holds NaN or inf.
+        If the file is missing or unreadable, not a NumPy file, not numeric, of an
+        unsupported shape, or every row holds NaN or inf.
     """
     path = Path(file)
     if not path.is_file():
         raise CurateError(f"--array {file!r} does not exist or is not a file.")
-    try:
-        X = np.load(path, allow_pickle=False)
-    except Exception as exc:
-        raise CurateError(f"--array {file!r} is not a readable .npy file ({exc}).") from None
+    X, labels, key = _load_array_file(path, file)
+    shown = file if key is None else f"{file}[{key!r}]"
     if not isinstance(X, np.ndarray) or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
-        raise CurateError(f"--array {file!r} must hold a numeric array; it holds {X.dtype}.")
+        raise CurateError(f"--array {shown!r} must hold a numeric array; it holds {X.dtype}.")
     if X.ndim not in (2, 3, 4) or X.shape[0] == 0:
         raise CurateError(
-            f"--array {file!r} has shape {X.shape}; pass (n, d) features or (n, H, W), "
+            f"--array {shown!r} has shape {X.shape}; pass (n, d) features or (n, H, W), "
             "(n, C, H, W), (n, H, W, C) images with n >= 1."
         )
     X = X.astype(np.float32)
@@ -449,9 +743,10 @@ def _array_inputs(file: str, image_size: int | None) -> Inputs:
         valid=valid,
         reasons=reasons,
         is_images=is_images,
+        labels=None if labels is None else [quote_id(str(v)) for v in labels],
         info={
             "kind": "array images" if is_images else "array features",
-            "source": str(path),
+            "source": str(path) if key is None else f"{path}[{key!r}]",
             "shape": list(X.shape[1:]),
         },
     )

@@ -26,6 +26,26 @@ from ._inputs import CurateError, Inputs
 __all__ = ["user_model", "default_model", "torch_threads"]
 
 
+def model_file(spec: str | None) -> str | None:
+    """The file named by a ``--model`` of the form ``path/to/file.py:CALLABLE``.
+
+    Parameters
+    ----------
+    spec : str or None
+        ``--model``.
+
+    Returns
+    -------
+    str or None
+        The ``.py`` path, or None for ``MODULE:CALLABLE`` and no ``--model`` (the
+        output-folder checks protect this file from ``--overwrite``).
+    """
+    if not spec:
+        return None
+    module_name = spec.partition(":")[0]
+    return module_name if module_name.endswith(".py") else None
+
+
 def _load_user_model(spec: str):
     """Import and call the ``--model`` callable.
 

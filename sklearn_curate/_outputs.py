@@ -1,8 +1,8 @@
 """The output folder of ``sklearn-curate curate``: decision lists, scores, embeddings, report.
 
-The folder is written under a temporary name next to ``--out`` and renamed into place
-only when complete (:func:`staged_folder`), so a crash leaves no partial output. The
-report itself is written by :mod:`sklearn_curate.report`; this module assembles it.
+The folder itself (checks, staging, marker, swap into place) is
+:class:`sklearn_curate._output_folder.OutputFolder`; the report is written by
+:mod:`sklearn_curate.report`; this module assembles it.
 """
 
 from __future__ import annotations
@@ -11,18 +11,15 @@ import contextlib
 import csv
 import datetime
 import importlib.metadata
-import os
 import platform
-import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ._inputs import CurateError, Inputs
+from ._inputs import Inputs
 
 #: The decision of each input and the list file that holds its ids.
 LIST_FILES = {
@@ -34,6 +31,8 @@ LIST_FILES = {
 }
 #: The list of the optional mislabelled step (``--mislabelled``); written only when it ran.
 MISLABELLED_FILE = "removed_mislabelled.txt"
+#: Entries of an image folder that were not read as images (id, tab, reason); not inputs.
+SKIPPED_FILE = "skipped.txt"
 _VERSIONED = (
     "sklearn-curate",
     "numpy",
@@ -65,6 +64,8 @@ class RunLog:
     steps : list of dict
         One record per finished step: ``name``, ``seconds`` (wall clock, rounded to
         ms), ``device``, ``backend`` and ``detail``; report.json's ``steps``.
+    warnings : list of str
+        The run's warnings (:meth:`warn`); report.json's ``warnings``.
     log_lines : list of str
         Every progress line with its time stamp; ``run.log``.
     """
@@ -72,6 +73,7 @@ class RunLog:
     def __init__(self, quiet: bool):
         self.quiet = quiet
         self.steps: list[dict] = []
+        self.warnings: list[str] = []
         self.log_lines: list[str] = []
         self.t0 = time.perf_counter()
 
@@ -81,6 +83,19 @@ class RunLog:
         self.log_lines.append(f"{stamp} [{PROG}] {msg}")
         if not self.quiet:
             print(f"[{PROG}] {msg}", file=sys.stderr, flush=True)
+
+    def warn(self, msg: str) -> None:
+        """Log a warning line (also with ``quiet``) and keep it for report.json.
+
+        Parameters
+        ----------
+        msg : str
+            One line.
+        """
+        self.warnings.append(msg)
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        self.log_lines.append(f"{stamp} [{PROG}] warning: {msg}")
+        print(f"[{PROG}] warning: {msg}", file=sys.stderr, flush=True)
 
     def step(self, name, seconds, device=None, backend=None, detail=""):
         """Record a finished step for the report and log it.
@@ -264,6 +279,7 @@ def build_report(
     command: list[str],
     parameters: dict,
     steps: list[dict],
+    warnings: list[str] | None = None,
 ) -> dict:
     """Assemble the run report (the content of ``report.json``).
 
@@ -286,6 +302,8 @@ def build_report(
     steps : list of dict
         The step records; kept by reference, so steps recorded later (the write
         step) still appear.
+    warnings : list of str, optional
+        Warnings of the run (e.g. a cut-off inside tied scores); kept by reference.
 
     Returns
     -------
@@ -311,7 +329,11 @@ def build_report(
         "steps": steps,
         "total_seconds": None,
         "versions": versions,
+        "warnings": warnings if warnings is not None else [],
         "files": {
+            SKIPPED_FILE: "entries of an --images folder not read as images (hidden files "
+            "and folders, links to folders, files Pillow does not recognise, special "
+            "files): id, tab, reason. Not inputs: in no other list and not in scores.csv",
             "embeddings.npy": f"float32 {list(Z.shape)}: the embedding (layer "
             f"{layer!r} output; raw features when no model ran), one row per "
             "readable input (decision != corrupt) in scores.csv order",
@@ -386,6 +408,12 @@ def _default_data_summary(faults: dict, decision: np.ndarray) -> dict:
     return out
 
 
+def _one_line(text: str) -> str:
+    """A reason as one line of a list: no tab, no line break, UTF-8 writable."""
+    text = " ".join(str(text).split())
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def write_tables(
     folder: Path, inputs: Inputs, decisions: Decisions, Z: np.ndarray, R: np.ndarray
 ) -> None:
@@ -410,10 +438,13 @@ def write_tables(
             for i in np.flatnonzero(decisions.decision == decision):
                 reason = ""
                 if decision == "corrupt":
-                    reason = f"\t{inputs.reasons.get(int(i), 'unreadable')}"
+                    reason = f"\t{_one_line(inputs.reasons.get(int(i), 'unreadable'))}"
                 elif decision == "exact_duplicate":
                     reason = f"\t{ids[decisions.duplicate_of[i]]}"
                 fh.write(f"{ids[i]}{reason}\n")
+    with open(folder / SKIPPED_FILE, "w", encoding="utf-8") as fh:
+        for name, reason in inputs.skipped:
+            fh.write(f"{name}\t{_one_line(reason)}\n")
     with open(folder / "scores.csv", "w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
         header = ["id", "outlier_score", "similarity_score", "decision", "duplicate_of", "label"]
@@ -440,66 +471,3 @@ def write_tables(
     np.save(folder / "embeddings.npy", np.asarray(Z, dtype=np.float32))
     if R is not Z:
         np.save(folder / "embeddings_reduced.npy", np.asarray(R, dtype=np.float32))
-
-
-@contextlib.contextmanager
-def staged_folder(out: Path, overwrite: bool):
-    """Yield a temporary folder next to ``out``; rename it to ``out`` if the block succeeds.
-
-    Parameters
-    ----------
-    out : Path
-        The output folder (absolute). Its parent is created if missing.
-    overwrite : bool
-        Whether an ``out`` that exists by the end may be replaced.
-
-    Yields
-    ------
-    Path
-        The temporary folder; it is removed if the block raises.
-
-    Raises
-    ------
-    CurateError
-        If ``out`` appeared during the run and ``overwrite`` is False.
-    """
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-    try:
-        yield tmp
-        _move_into_place(tmp, out, overwrite)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _move_into_place(tmp: Path, out: Path, overwrite: bool) -> None:
-    """Rename the finished folder ``tmp`` to ``out``; the old ``out`` goes only after.
-
-    Parameters
-    ----------
-    tmp : Path
-        The finished folder, next to ``out``.
-    out : Path
-        The output folder.
-    overwrite : bool
-        Whether an existing ``out`` may be replaced.
-
-    Raises
-    ------
-    CurateError
-        If ``out`` exists and ``overwrite`` is False.
-    """
-    if not out.exists():
-        try:
-            os.rename(tmp, out)
-            return
-        except OSError:
-            if not out.exists():
-                raise
-    if not overwrite:
-        raise CurateError(f"--out {str(out)!r} appeared during the run; pass --overwrite.")
-    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-    os.rename(out, old / "previous")
-    os.rename(tmp, out)
-    shutil.rmtree(old, ignore_errors=True)

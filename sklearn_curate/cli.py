@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -32,12 +34,15 @@ from ._inputs import (
     Inputs,
     int_at_least,
     load_inputs,
+    quote_id,
+    unquote_id,
 )
 from ._mislabelled import check_labels, run_mislabelled
-from ._model import default_model, torch_threads, user_model
-from ._outputs import PROG, Decisions, RunLog, build_report, staged_folder, write_tables
+from ._model import default_model, model_file, torch_threads, user_model
+from ._output_folder import OutputFolder
+from ._outputs import PROG, Decisions, RunLog, build_report, write_tables
 
-__all__ = ["main", "build_parser", "CurateError"]
+__all__ = ["main", "build_parser", "CurateError", "quote_id", "unquote_id"]
 
 DEFAULT_OUT = "curate_out"
 
@@ -424,6 +429,40 @@ class _Run(RunLog):
             detail,
         )
 
+    @contextlib.contextmanager
+    def guarded(self, step: str):
+        """Run a curation step: bad data is one line, estimator warnings go to the report.
+
+        Parameters
+        ----------
+        step : str
+            The step, named in messages.
+
+        Yields
+        ------
+        None
+
+        Raises
+        ------
+        CurateError
+            In place of a ``ValueError`` raised in the block.
+
+        Notes
+        -----
+        Warnings of class ``UserWarning`` raised in the block (e.g. a cut-off inside tied scores,
+        :class:`~sklearn_curate.TiedScoresWarning`) become warning lines of run.log and
+        ``warnings`` of report.json; other warnings are re-issued unchanged.
+        """
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with _bad_data_is_user_error(step):
+                yield
+        for w in caught:
+            if issubclass(w.category, UserWarning):
+                self.warn(f"{step}: {' '.join(str(w.message).split())}")
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
     # -- steps -----------------------------------------------------------------------
     def load(self) -> Inputs:
         """Load the inputs named by ``--images`` / ``--array`` (default: built-in digits).
@@ -602,9 +641,40 @@ class _Run(RunLog):
             For bad input or options, before any output is written.
         """
         a = self.args
-        out = Path(a.out)
-        if out.exists() and not a.overwrite:
-            raise CurateError(f"--out {str(out)!r} exists; pass --overwrite or another --out.")
+        folder = OutputFolder(
+            a.out,
+            a.overwrite,
+            protect=[("--images", a.images), ("--array", a.array)],
+            protect_contained=[("--cache-dir", a.cache_dir), ("--model", model_file(a.model))],
+            log=self.log,
+        )
+        with folder as staging:  # checks --out before any work; in place only when complete
+            report = self._run(staging)
+        out = Path(a.out)  # as the user wrote it, for the last line
+        counts = report["counts"]
+        mis = f"{counts['mislabelled']} mislabelled, " if "mislabelled" in counts else ""
+        self.log(
+            f"wrote {out}: {counts['kept']} kept, {counts['outlier']} outliers, "
+            f"{counts['similar']} similar, {mis}{counts['corrupt']} corrupt, "
+            f"{counts['exact_duplicate']} exact duplicates in {report['total_seconds']:.1f} s"
+        )
+        self.append_last_line(folder.out)
+        return report
+
+    def _run(self, staging: Path) -> dict:
+        """Every step of :meth:`run`, writing into the staging folder.
+
+        Parameters
+        ----------
+        staging : Path
+            The staging folder of ``--out`` (empty but for its marker).
+
+        Returns
+        -------
+        dict
+            The run report.
+        """
+        a = self.args
         if a.device == "cuda":  # fail now, not after reading and training
             from ._device import resolve_device
 
@@ -651,18 +721,18 @@ class _Run(RunLog):
                 step=self.step,
             )
             Z = self.embed(inputs, model, layer)
-        with _bad_data_is_user_error("reduce"):
+        with self.guarded("reduce"):
             R = self.reduce(Z)
-        with _bad_data_is_user_error("outliers"):
+        with self.guarded("outliers"):
             o_scores, o_support = self.outliers(R, n_out)
-        with _bad_data_is_user_error("similar"):
+        with self.guarded("similar"):
             s_scores, s_support, dup = self.similar(R[o_support], n_sim)
         decisions = Decisions.from_filters(
             inputs.valid, o_scores, o_support, s_scores, s_support, dup, inputs.exact_duplicate_of
         )
         if a.mislabelled is not None:
             kept_rows = np.flatnonzero(o_support)[s_support]  # rows of R
-            with _bad_data_is_user_error("mislabelled"):
+            with self.guarded("mislabelled"):
                 self.dp = run_mislabelled(
                     self,
                     R[kept_rows],
@@ -685,25 +755,18 @@ class _Run(RunLog):
             command=[PROG, *self.argv],
             parameters=params,
             steps=self.steps,
+            warnings=self.warnings,
         )
-        self.write(out, inputs, decisions, Z, R, report)
-        counts = report["counts"]
-        mis = f"{counts['mislabelled']} mislabelled, " if "mislabelled" in counts else ""
-        self.log(
-            f"wrote {out}: {counts['kept']} kept, {counts['outlier']} outliers, "
-            f"{counts['similar']} similar, {mis}{counts['corrupt']} corrupt, "
-            f"{counts['exact_duplicate']} exact duplicates in {report['total_seconds']:.1f} s"
-        )
-        self.append_last_line(out)
+        self.write(staging, inputs, decisions, Z, R, report)
         return report
 
-    def write(self, out: Path, inputs: Inputs, decisions: Decisions, Z, R, report) -> None:
-        """Write the output folder under a temporary name and rename it to ``out``.
+    def write(self, tmp: Path, inputs: Inputs, decisions: Decisions, Z, R, report) -> None:
+        """Write every output file into the staging folder of ``--out``.
 
         Parameters
         ----------
-        out : Path
-            ``--out``.
+        tmp : Path
+            The staging folder (renamed to ``--out`` by :class:`OutputFolder`).
         inputs : Inputs
             The loaded inputs.
         decisions : Decisions
@@ -718,35 +781,34 @@ class _Run(RunLog):
         from .report import build_figures, make_thumbnails, shares_percent, write_report
 
         t = time.perf_counter()
-        out = out.absolute()
-        with staged_folder(out, self.args.overwrite) as tmp:
-            write_tables(tmp, inputs, decisions, Z, R)
-            self.step("write", time.perf_counter() - t, detail=str(out))
-            t = time.perf_counter()
-            thumbs = {}
-            if inputs.is_images:
-                thumbs = make_thumbnails(inputs.data, np.flatnonzero(inputs.valid))
-                # an exact duplicate looks like its first copy
-                for i, first in inputs.exact_duplicate_of.items():
-                    if str(first) in thumbs:
-                        thumbs[str(i)] = thumbs[str(first)]
-            report["shares_percent"] = shares_percent(report["counts"])
-            report["figures"] = build_figures(
-                R,
-                decisions.decision,
-                ids=inputs.ids,
-                duplicate_of=decisions.duplicate_of,
-                labels=inputs.labels,
-                has_images=inputs.is_images,
-                device=self.args.device,
-            )
-            if self.dp is not None:
-                report["figures"]["data_parameters"] = self.dp.figures()
-            self.step(
-                "report",
-                time.perf_counter() - t,
-                detail=f"figures and {len(thumbs)} thumbnails",
-            )
-            report["total_seconds"] = round(time.perf_counter() - self.t0, 3)
-            write_report(report, tmp, thumbnails=thumbs)
-            (tmp / "run.log").write_text("\n".join(self.log_lines) + "\n", encoding="utf-8")
+        out = Path(os.path.abspath(self.args.out))
+        write_tables(tmp, inputs, decisions, Z, R)
+        self.step("write", time.perf_counter() - t, detail=str(out))
+        t = time.perf_counter()
+        thumbs = {}
+        if inputs.is_images:
+            thumbs = make_thumbnails(inputs.data, np.flatnonzero(inputs.valid))
+            # an exact duplicate looks like its first copy
+            for i, first in inputs.exact_duplicate_of.items():
+                if str(first) in thumbs:
+                    thumbs[str(i)] = thumbs[str(first)]
+        report["shares_percent"] = shares_percent(report["counts"])
+        report["figures"] = build_figures(
+            R,
+            decisions.decision,
+            ids=inputs.ids,
+            duplicate_of=decisions.duplicate_of,
+            labels=inputs.labels,
+            has_images=inputs.is_images,
+            device=self.args.device,
+        )
+        if self.dp is not None:
+            report["figures"]["data_parameters"] = self.dp.figures()
+        self.step(
+            "report",
+            time.perf_counter() - t,
+            detail=f"figures and {len(thumbs)} thumbnails",
+        )
+        report["total_seconds"] = round(time.perf_counter() - self.t0, 3)
+        write_report(report, tmp, thumbnails=thumbs)
+        (tmp / "run.log").write_text("\n".join(self.log_lines) + "\n", encoding="utf-8")

@@ -98,6 +98,10 @@ def _summary(report: dict) -> list:
     parts.append(_table(rows, ("decision", "count", "% of inputs")))
     if report.get("counting_rule"):
         parts.append(f'<p class="note">{html.escape(report["counting_rule"])}</p>')
+    if report.get("warnings"):
+        parts.append(_section("Warnings", "warnings"))
+        items = "".join(f"<li>{html.escape(w)}</li>" for w in report["warnings"])
+        parts.append(f'<ul class="warnings">{items}</ul>')
     if report.get("input"):
         parts.append(_section("Input", "input"))
         parts.append(_table(report["input"].items(), ("key", "value")))

@@ -33,6 +33,8 @@ LISTS = {
 }
 OUTPUT_FILES = [
     *LISTS.values(),
+    "skipped.txt",
+    ".sklearn-curate-output",
     "scores.csv",
     "embeddings.npy",
     "report.json",
@@ -278,7 +280,8 @@ def test_folder_counts_labels_and_embeddings(folder_out, image_folder):
         "exact_duplicate": 0,
     }
     assert report["input"]["color"] == "rgb"  # the photo crops are in colour
-    assert report["input"]["ignored_files"] == 1  # README.txt
+    assert report["input"]["skipped_entries"] == 1  # README.txt, listed with its reason
+    assert (folder_out / "skipped.txt").read_text().startswith("README.txt\tnot an image file")
     assert report["input"]["classes"] == [str(c) for c in range(10)]
     rows = read_scores(folder_out)
     assert all(r["label"] == r["id"].split("/")[0] for r in rows)
@@ -519,8 +522,14 @@ def test_existing_out_is_refused_then_overwritten(tmp_path, capsys):
     assert main([*args, "-q"]) == 1
     assert "exists; pass --overwrite" in capsys.readouterr().err
     assert (out / "mine.txt").read_text() == "keep me"
+    # --overwrite replaces only a folder this tool wrote (tests/test_cli_safety.py)
+    assert main([*args, "-q", "--overwrite"]) == 1
+    assert "not an output folder of sklearn-curate" in capsys.readouterr().err
+    assert (out / "mine.txt").read_text() == "keep me"
+    (out / "mine.txt").unlink()
     assert main([*args, "-q", "--overwrite"]) == 0
-    assert not (out / "mine.txt").exists() and (out / "report.json").is_file()
+    assert main([*args, "-q", "--overwrite"]) == 0  # its own output: replaced
+    assert (out / "report.json").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.npy", "out"]  # nothing left over
 
 

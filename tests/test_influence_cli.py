@@ -96,7 +96,7 @@ def test_default_run_writes_every_file(default_run):
     out = default_run
     names = {p.name for p in out.iterdir()}
     expected = {"influence.npy", "top_k.json", "self_influence.csv", "report.json"}
-    expected |= {"index.html", "run.log"}
+    expected |= {"index.html", "run.log", ".sklearn-curate-output"}
     expected |= {f"influence_{j:05d}.npy" for j in range(N_TEST)}
     expected |= {f"top_{j:05d}.png" for j in range(N_TEST)}
     assert names == expected
@@ -243,8 +243,13 @@ def test_existing_out_needs_overwrite(tmp_path, capsys):
     assert run_cli([*argv, "--out", str(out)]) == 1
     assert "exists; pass --overwrite" in capsys.readouterr().err
     assert (out / "mine.txt").read_text() == "keep me"
+    # --overwrite replaces only a folder this tool wrote
+    assert run_cli([*argv, "--out", str(out), "--overwrite"]) == 1
+    assert "not an output folder of sklearn-curate" in capsys.readouterr().err
+    assert (out / "mine.txt").read_text() == "keep me"
+    (out / "mine.txt").unlink()
     assert run_cli([*argv, "--out", str(out), "--overwrite"]) == 0
-    assert not (out / "mine.txt").exists() and (out / "top_k.json").is_file()
+    assert (out / "top_k.json").is_file()
     # no image shape for flat feature rows: no pictures, everything else
     assert not list(out.glob("top_*.png")) and (out / "influence_00001.npy").is_file()
     assert run_cli([*argv, "--out", str(out), "--force"]) == 0  # --force is an alias
