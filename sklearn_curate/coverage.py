@@ -24,7 +24,14 @@ from ._base import BaseCurator
 from ._device import is_gpu_array, resolve_device, to_numpy
 from .neighbors import kneighbors
 
-__all__ = ["CoverageScorer", "coverage_figures", "naive_coverage_radius"]
+__all__ = ["UNIT_INTERVAL_ATOL", "CoverageScorer", "coverage_figures", "naive_coverage_radius"]
+
+#: How far outside [0, 1] training values may lie and still be accepted (then clipped to
+#: [0, 1]). A min-max scaling rounds: scikit-learn's ``MinMaxScaler`` computes
+#: ``X * scale_ + min_``, which can return ``1 + 2.2e-16`` (one float64 ulp above 1) for
+#: the maximum, and a float32 scaling overshoots by a few float32 ulps (1.2e-7 each at 1).
+#: 1e-6 covers about 8 float32 ulps at 1, far below any real departure from the cube.
+UNIT_INTERVAL_ATOL = 1e-6
 
 #: Extra candidates fetched beyond k, so that a float32 near-tie in the search cannot
 #: push the true k-th neighbour out of the list before the float64 re-scoring.
@@ -77,6 +84,47 @@ def _kth_radius(X_db, k, query=None, device="auto"):
     return radii, idx[rows, order], backend
 
 
+def _clip_to_unit_interval(X, atol=UNIT_INTERVAL_ATOL):
+    """``X`` clipped to [0, 1] if it lies within ``atol`` of it; else a ValueError.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Finite training values.
+    atol : float, default=UNIT_INTERVAL_ATOL
+        Accepted overshoot beyond 0 and 1 (rounding of a min-max scaling).
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+        ``X`` itself when already in [0, 1], else a clipped copy (same dtype).
+
+    Raises
+    ------
+    ValueError
+        If a value is below ``-atol`` or above ``1 + atol``; the message gives the
+        offending extreme in full precision, its position and the fix.
+    """
+    lo, hi = float(X.min()), float(X.max())
+    if lo >= 0.0 and hi <= 1.0:
+        return X
+    if lo >= -atol and hi <= 1.0 + atol:
+        return np.clip(X, 0.0, 1.0)
+    bad = []
+    if lo < -atol:
+        row, col = np.unravel_index(int(np.argmin(X)), X.shape)
+        bad.append(f"a minimum of {lo!r} (row {row}, column {col})")
+    if hi > 1.0 + atol:
+        row, col = np.unravel_index(int(np.argmax(X)), X.shape)
+        bad.append(f"a maximum of {hi!r} (row {row}, column {col})")
+    raise ValueError(
+        f"CoverageScorer needs training embeddings in the unit interval [0, 1] (as "
+        f"DataEval does), accepting rounding up to {atol:g} outside it; got "
+        f"{' and '.join(bad)}. Scale them first, e.g. "
+        "imblearn.pipeline.make_pipeline(MinMaxScaler(), CoverageScorer())."
+    )
+
+
 def _uncovered(radii, n_features, k, method, fraction):
     """DataEval's uncovered indices (most isolated first) and coverage radius.
 
@@ -104,6 +152,11 @@ class CoverageScorer(BaseCurator):
     same radii (float32), the same coverage radius and the same uncovered indices in
     the same order, ties included, as a curator: ``fit_resample`` drops the
     ``round(fraction * n_samples)`` least covered rows.
+
+    Training data must lie in the unit interval [0, 1], up to a rounding tolerance
+    of :data:`UNIT_INTERVAL_ATOL` = 1e-6: values within 1e-6 outside it (the
+    last-ulp overshoot of a min-max scaling, e.g. ``1.0000000000000002`` from
+    ``MinMaxScaler``) are clipped to [0, 1]; values farther outside are refused.
 
     Parameters
     ----------
@@ -153,6 +206,11 @@ class CoverageScorer(BaseCurator):
         Indices of the kept rows, ascending.
     n_removed_ : int
         Number of dropped rows, ``round(fraction * n_samples)``.
+    n_tied_at_cutoff_ : int
+        When the cut-off splits a group of rows with equal critical radii (some
+        dropped, some kept): the size of that group, and ``fit`` warned with
+        :class:`~sklearn_curate._base.TiedScoresWarning`. 0 when every dropped row
+        has a larger radius than every kept row (or nothing is dropped).
     ranking_ : ndarray of shape (n_samples,), intp
         All samples, least covered first: DataEval's ``np.argsort(radii)[::-1]``
         (ties in the order numpy's default sort leaves them). The dropped rows are
@@ -191,9 +249,25 @@ class CoverageScorer(BaseCurator):
     Input range. Like DataEval, ``fit`` refuses training data outside [0, 1]: the
     naive radius assumes the unit cube, and a silent rescaling would make the radii
     depend on the extremes of each batch. Scale first, e.g.
-    ``imblearn.pipeline.make_pipeline(MinMaxScaler(), CoverageScorer())``.
-    ``score_samples`` accepts any finite values (new data scaled by a scaler fitted on
-    the training set may fall slightly outside).
+    ``imblearn.pipeline.make_pipeline(MinMaxScaler(), CoverageScorer())``. A
+    min-max scaling is not exact in floating point (scikit-learn 1.9's
+    ``MinMaxScaler`` returns a maximum of ``1.0000000000000002`` on the digits
+    embedding of the tests, and float32 scalings overshoot by a few float32 ulps),
+    so values up to :data:`UNIT_INTERVAL_ATOL` (1e-6, about 8 float32 ulps at 1)
+    below 0 or above 1 are accepted and clipped to [0, 1] before anything is
+    computed; DataEval given the same clipped array returns the same radii and
+    indices. The tolerance does not cover the cancellation of a float32 scaling of
+    data far from the origin relative to its spread; scale such data in float64.
+    ``score_samples`` accepts any finite values and clips nothing (new data scaled
+    by a scaler fitted on the training set may fall outside, and its distances are
+    measured as they are).
+
+    Ties. The dropped rows are the first ``n_removed_`` of ``ranking_``, the lowest
+    ``scores_``; among tied radii DataEval's sort decides. When the cut-off falls
+    inside a group of tied radii, ``fit`` warns with
+    :class:`~sklearn_curate._base.TiedScoresWarning` and ``n_tied_at_cutoff_`` holds
+    the size of that group (0 when the cut is clean). Radii count as tied when their
+    float32 values are equal, the values DataEval ranks.
 
     Agreement with DataEval 1.1.4. DataEval finds the k-th neighbour with
     scikit-learn's ``NearestNeighbors`` (a KD-tree up to 15 features: float64,
@@ -240,6 +314,10 @@ class CoverageScorer(BaseCurator):
         "device": [StrOptions({"auto", "cpu", "cuda"})],
     }
 
+    # the dropped rows are the lowest scores_, in DataEval's order among ties
+    _ties_follow_scores = True
+    _tie_break = "DataEval's ranking (ranking_: numpy's default argsort of the radii, reversed)"
+
     def __init__(self, n_neighbors=20, *, method="adaptive", fraction=0.01, device="auto"):
         self.n_neighbors = n_neighbors
         self.method = method
@@ -255,13 +333,7 @@ class CoverageScorer(BaseCurator):
                 f"neighbour of each sample); got n_samples={n}. Lower n_neighbors to at "
                 f"most {n - 1} or pass more samples."
             )
-        lo, hi = float(X.min()), float(X.max())
-        if lo < 0 or hi > 1:
-            raise ValueError(
-                f"CoverageScorer needs embeddings in the unit interval [0, 1] (as DataEval "
-                f"does); got values in [{lo:.4g}, {hi:.4g}]. Scale them first, e.g. "
-                "imblearn.pipeline.make_pipeline(MinMaxScaler(), CoverageScorer())."
-            )
+        X = _clip_to_unit_interval(X)
         X = np.ascontiguousarray(X, dtype=np.float64)  # DataEval works in float64
         choice = resolve_device(self.device, "knn", n_samples=n)
         self.device_ = choice.device
@@ -309,7 +381,9 @@ class CoverageScorer(BaseCurator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training embeddings in [0, 1]; must be finite.
+            Training embeddings in [0, 1]; must be finite. Values at most
+            :data:`UNIT_INTERVAL_ATOL` (1e-6) outside [0, 1], the rounding of a
+            min-max scaling, are clipped to [0, 1].
         y : array-like of shape (n_samples,), default=None
             Class labels for the per-class results (``uncovered_indices_by_class_``);
             continuous targets are accepted and ignored.
@@ -320,16 +394,26 @@ class CoverageScorer(BaseCurator):
         -------
         self : CoverageScorer
             Fitted, with ``critical_radii_``, ``coverage_radius_``,
-            ``uncovered_indices_``, ``scores_``, ``support_`` and ``sample_indices_``.
+            ``uncovered_indices_``, ``scores_``, ``support_``, ``sample_indices_``
+            and ``n_tied_at_cutoff_``.
 
         Raises
         ------
         ValueError
-            If ``X`` holds NaN or inf, values outside [0, 1], or no more than
-            ``n_neighbors`` samples; if ``fraction`` is outside [0, 1) or another
-            parameter is out of range (each message names the value and the fix).
+            If ``X`` holds NaN or inf, values more than :data:`UNIT_INTERVAL_ATOL`
+            below 0 or above 1 (the message gives the extreme in full precision and
+            its row and column), or no more than ``n_neighbors`` samples; if
+            ``fraction`` is outside [0, 1) or another parameter is out of range (each
+            message names the value and the fix).
         RuntimeError
             If ``device="cuda"`` and torch sees no CUDA device.
+
+        Warns
+        -----
+        TiedScoresWarning
+            If the cut-off of ``fit_resample`` falls inside a group of equal critical
+            radii, so that DataEval's sort order, not the data, picks the dropped
+            rows among them.
         """
         return super().fit(X, y, **params)
 
@@ -339,7 +423,8 @@ class CoverageScorer(BaseCurator):
         Parameters
         ----------
         X : array-like of shape (n_queries, n_features)
-            New points (any finite values; compare them on the training scale).
+            New points (any finite values, not clipped; compare them on the
+            training scale).
 
         Returns
         -------

@@ -1,6 +1,7 @@
 """CoverageScorer: exact agreement with DataEval's coverage, curator contract, digits."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -14,16 +15,39 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_curate.coverage import CoverageScorer, naive_coverage_radius
+from sklearn_curate._base import TiedScoresWarning
+from sklearn_curate.coverage import UNIT_INTERVAL_ATOL, CoverageScorer, naive_coverage_radius
 
 
 # -- data -------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def digits_embedding():
-    """Digits, standardised, PCA to 10 dims, min-max scaled to [0, 1] (the issue's data)."""
+    """Digits, standardised, PCA to 10 dims, min-max scaled to [0, 1] (the issue's data).
+
+    As MinMaxScaler returns it: its maximum may exceed 1 by a float64 ulp
+    (scikit-learn 1.9.1 gives 1.0000000000000002 here), which CoverageScorer clips and
+    DataEval refuses; :func:`coverage_naive` / :func:`coverage_adaptive` below hand
+    DataEval the clipped array, so the comparisons hold whatever the last ulp is.
+    """
     X, y = load_digits(return_X_y=True)
     P = PCA(10, random_state=0).fit_transform(StandardScaler().fit_transform(X))
-    return MinMaxScaler().fit_transform(P), y
+    E = MinMaxScaler().fit_transform(P)
+    assert E.min() >= -UNIT_INTERVAL_ATOL and E.max() <= 1 + UNIT_INTERVAL_ATOL
+    return E, y
+
+
+def _dataeval_core():
+    return pytest.importorskip("dataeval.core")
+
+
+def coverage_naive(X, k):
+    """DataEval's naive coverage of ``X`` clipped to [0, 1], as CoverageScorer clips it."""
+    return _dataeval_core().coverage_naive(np.clip(X, 0.0, 1.0), k)
+
+
+def coverage_adaptive(X, k, fraction):
+    """DataEval's adaptive coverage of ``X`` clipped to [0, 1], as CoverageScorer clips it."""
+    return _dataeval_core().coverage_adaptive(np.clip(X, 0.0, 1.0), k, fraction)
 
 
 def grid(side, dims, n_copies=0, seed=0):
@@ -62,9 +86,9 @@ def assert_same_as_dataeval(c, de, ordered=True):
 
 # -- exact agreement with DataEval --------------------------------------------------------
 def test_digits_naive_matches_dataeval(digits_embedding):
-    core = pytest.importorskip("dataeval.core")
+    _dataeval_core()
     E, _ = digits_embedding
-    de = core.coverage_naive(E, 20)
+    de = coverage_naive(E, 20)
     c = CoverageScorer(20, method="naive", device="cpu").fit(E)
     assert_same_as_dataeval(c, de, ordered=False)
     # the issue's figures
@@ -77,9 +101,9 @@ def test_digits_naive_matches_dataeval(digits_embedding):
 
 
 def test_digits_adaptive_matches_dataeval(digits_embedding):
-    core = pytest.importorskip("dataeval.core")
+    _dataeval_core()
     E, _ = digits_embedding
-    de = core.coverage_adaptive(E, 20, 0.01)
+    de = coverage_adaptive(E, 20, 0.01)
     c = CoverageScorer(20, method="adaptive", fraction=0.01, device="cpu").fit(E)
     assert_same_as_dataeval(c, de)
     assert len(c.uncovered_indices_) == 17  # int(max(1797 * 0.01, 1))
@@ -87,27 +111,39 @@ def test_digits_adaptive_matches_dataeval(digits_embedding):
     np.testing.assert_allclose(c.critical_radii_, brute_radii(E, 20), rtol=0, atol=1e-6)
 
 
+def expected_ties(c):
+    """Rows sharing the critical radius at the cut-off of fit_resample, if it splits them."""
+    r, n_drop = np.sort(c.critical_radii_)[::-1], c.n_removed_
+    if n_drop == 0 or r[n_drop - 1] != r[n_drop]:
+        return 0
+    return int((c.critical_radii_ == r[n_drop - 1]).sum())
+
+
+@pytest.mark.filterwarnings("ignore::sklearn_curate._base.TiedScoresWarning")
 @pytest.mark.parametrize("side,dims,n_copies", [(7, 3, 0), (7, 3, 40), (12, 2, 0), (4, 5, 100)])
 @pytest.mark.parametrize("k", [1, 5, 20])
 def test_ties_match_dataeval(side, dims, n_copies, k):
     """Lattice data: a handful of distinct radii, ties at every cut-off."""
-    core = pytest.importorskip("dataeval.core")
+    _dataeval_core()
     X = grid(side, dims, n_copies)
     tied_cutoffs = 0
     for fraction in (0.0, 0.01, 0.05, 0.2, 0.5):
         c = CoverageScorer(k, fraction=fraction, device="cpu").fit(X)
-        assert_same_as_dataeval(c, core.coverage_adaptive(X, k, fraction))
+        assert_same_as_dataeval(c, coverage_adaptive(X, k, fraction))
         r = np.sort(c.critical_radii_)[::-1]
         s = int(max(len(X) * fraction, 1))
         tied_cutoffs += bool(r[s - 1] == r[s])
+        assert c.n_tied_at_cutoff_ == expected_ties(c)
     assert tied_cutoffs >= 3, "the data should put ties at the cut-off"
     assert len(np.unique(c.critical_radii_)) < len(X) // 10
     c = CoverageScorer(k, method="naive", device="cpu").fit(X)
-    assert_same_as_dataeval(c, core.coverage_naive(X, k), ordered=False)
+    assert_same_as_dataeval(c, coverage_naive(X, k), ordered=False)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn_curate._base.TiedScoresWarning")
 def test_random_data_matches_dataeval():
-    core = pytest.importorskip("dataeval.core")
+    """Random data; with k = 1 mutual nearest neighbours share their radius (a tie)."""
+    _dataeval_core()
     rng = np.random.default_rng(3)
     for trial in range(6):
         n, d = int(rng.integers(30, 400)), int(rng.integers(1, 15))
@@ -117,18 +153,19 @@ def test_random_data_matches_dataeval():
         k = int(rng.integers(1, min(25, n - 1)))
         fraction = float(rng.uniform(0, 0.3))
         c = CoverageScorer(k, fraction=fraction, device="cpu").fit(X)
-        assert_same_as_dataeval(c, core.coverage_adaptive(X, k, fraction))
+        assert_same_as_dataeval(c, coverage_adaptive(X, k, fraction))
+        assert c.n_tied_at_cutoff_ == expected_ties(c)
         c.set_params(method="naive").fit(X)
-        assert_same_as_dataeval(c, core.coverage_naive(X, k), ordered=False)
+        assert_same_as_dataeval(c, coverage_naive(X, k), ordered=False)
 
 
 # -- the seed's check on digits ---------------------------------------------------------
 def test_least_covered_digits(digits_embedding):
     """Among the 1% least covered digits, 4s and 7s dominate (11 of 17), as in DataEval."""
-    core = pytest.importorskip("dataeval.core")
+    _dataeval_core()
     E, y = digits_embedding
     c = CoverageScorer(20, fraction=0.01, device="cpu").fit(E, y)
-    de = core.coverage_adaptive(E, 20, 0.01)
+    de = coverage_adaptive(E, 20, 0.01)
     assert set(c.uncovered_indices_) == set(de["uncovered_indices"].tolist())
     counts = np.bincount(y[c.uncovered_indices_], minlength=10)
     top = np.argsort(counts, kind="stable")[::-1][:2]
@@ -141,7 +178,7 @@ def test_least_covered_digits(digits_embedding):
 # -- per-class coverage ---------------------------------------------------------------------
 @pytest.mark.parametrize("method", ["adaptive", "naive"])
 def test_per_class_matches_dataeval_on_each_class(digits_embedding, method):
-    core = pytest.importorskip("dataeval.core")
+    _dataeval_core()
     E, y = digits_embedding
     c = CoverageScorer(20, method=method, fraction=0.05, device="cpu").fit(E, y)
     assert sorted(c.uncovered_indices_by_class_) == list(range(10))
@@ -149,10 +186,10 @@ def test_per_class_matches_dataeval_on_each_class(digits_embedding, method):
     for label, got in c.uncovered_indices_by_class_.items():
         rows = np.flatnonzero(y == label)
         if method == "adaptive":
-            de = core.coverage_adaptive(E[rows], 20, 0.05)
+            de = coverage_adaptive(E[rows], 20, 0.05)
             np.testing.assert_array_equal(got, rows[de["uncovered_indices"]])
         else:
-            de = core.coverage_naive(E[rows], 20)
+            de = coverage_naive(E[rows], 20)
             np.testing.assert_array_equal(np.sort(got), rows[de["uncovered_indices"]])
         assert c.coverage_radius_by_class_[label] == de["coverage_radius"]
         assert (y[got] == label).all()
@@ -200,10 +237,29 @@ def test_naive_fraction_and_cutoff_are_independent(digits_embedding):
 
 def test_ties_dropped_deterministically():
     X = grid(7, 3)
-    a = CoverageScorer(5, fraction=0.1, device="cpu").fit(X)
-    b = CoverageScorer(5, fraction=0.1, device="cpu").fit(X.copy())
+    with pytest.warns(TiedScoresWarning) as record:
+        a = CoverageScorer(5, fraction=0.1, device="cpu").fit(X)
+        b = CoverageScorer(5, fraction=0.1, device="cpu").fit(X.copy())
     np.testing.assert_array_equal(a.support_, b.support_)
-    assert a.n_removed_ == round(0.1 * len(X))
+    assert a.n_removed_ == round(0.1 * len(X)) == 34
+    # the cut-off splits a group of equal radii: said in a warning and an attribute
+    n_tied = expected_ties(a)
+    assert a.n_tied_at_cutoff_ == b.n_tied_at_cutoff_ == n_tied > 0
+    cut = a.critical_radii_[~a.support_].min()
+    n_tied_dropped = int((a.critical_radii_[~a.support_] == cut).sum())
+    message = str(record[0].message)
+    assert f"{n_tied} of {len(X)} rows share the score" in message
+    assert f"{n_tied_dropped} of them were dropped" in message
+    assert "DataEval's ranking" in message and "not a finding" in message
+
+
+def test_digits_cut_off_is_clean(digits_embedding):
+    E, y = digits_embedding
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TiedScoresWarning)
+        for fraction in (0.01, 0.05):
+            c = CoverageScorer(20, fraction=fraction, device="cpu").fit(E, y)
+            assert c.n_tied_at_cutoff_ == 0 == expected_ties(c)
 
 
 def test_score_samples_new_points(digits_embedding):
@@ -251,6 +307,90 @@ def test_errors():
         CoverageScorer(0, device="cpu").fit(X)
 
 
+# -- the unit interval, up to rounding -------------------------------------------------------
+def _overshoot(dtype, low, high, seed=0):
+    """Uniform data in [0, 1] of ``dtype`` whose extremes are set to ``low`` and ``high``.
+
+    The overshoot is written in, not left to a scaler, so these tests do not depend
+    on how an upstream release rounds.
+    """
+    X = np.random.default_rng(seed).uniform(size=(60, 3)).astype(dtype)
+    X[7, 1], X[11, 2] = high, low
+    return X
+
+
+@pytest.mark.parametrize(
+    "dtype, low, high",
+    [
+        # MinMaxScaler's float64 maximum of scikit-learn 1.9.1: 1 + one ulp (2.2e-16)
+        (np.float64, 0.0, np.nextafter(1.0, 2.0)),
+        (np.float64, -1e-17, 1.0 + 2e-16),
+        # float32: one ulp above 1 is 1 + 1.19e-7; a few ulps below 0
+        (np.float32, 0.0, np.nextafter(np.float32(1.0), np.float32(2.0))),
+        (np.float32, -np.float32(3e-7), np.float32(1.0) + np.float32(1.2e-7)),
+        # the stated tolerance itself
+        (np.float64, -0.5 * UNIT_INTERVAL_ATOL, 1.0 + 0.5 * UNIT_INTERVAL_ATOL),
+    ],
+)
+def test_rounding_outside_unit_interval_is_clipped(dtype, low, high):
+    X = _overshoot(dtype, low, high)
+    assert X.max() > 1.0 or X.min() < 0.0  # the test data really overshoot
+    before = X.copy()
+    c = CoverageScorer(5, device="cpu").fit(X)
+    np.testing.assert_array_equal(X, before)  # clipped in a copy, the input is untouched
+    ref = CoverageScorer(5, device="cpu").fit(np.clip(X, 0.0, 1.0))
+    for attr in ("critical_radii_", "uncovered_indices_", "scores_", "support_"):
+        np.testing.assert_array_equal(getattr(c, attr), getattr(ref, attr))
+    assert c.coverage_radius_ == ref.coverage_radius_
+    # the clipped training rows are the reference for new points
+    np.testing.assert_array_equal(c.score_samples(X), ref.score_samples(X))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_min_max_scaled_data_pass_in_a_pipeline(digits_embedding, dtype):
+    """``make_pipeline(MinMaxScaler(), CoverageScorer())`` runs whatever the scaler's
+    last ulp, and agrees with DataEval on the clipped embedding."""
+    E, y = digits_embedding
+    X = (E * 7.0 - 3.0).astype(dtype)  # any range: the scaler brings it back
+    pipe = make_pipeline(MinMaxScaler(), CoverageScorer(20, fraction=0.01, device="cpu"))
+    X_kept, y_kept = pipe.fit_resample(X, y)
+    c = pipe.named_steps["coveragescorer"]
+    assert len(X_kept) == len(X) - 18 == len(y_kept)
+    scaled = MinMaxScaler().fit_transform(X)
+    assert scaled.min() >= -UNIT_INTERVAL_ATOL and scaled.max() <= 1 + UNIT_INTERVAL_ATOL
+    assert_same_as_dataeval(c, coverage_adaptive(scaled, 20, 0.01))
+
+
+@pytest.mark.parametrize(
+    "low, high, shown",
+    [
+        (0.0, 1.01, "a maximum of 1.01 (row 7, column 1)"),
+        (0.0, 1.0 + 2 * UNIT_INTERVAL_ATOL, f"a maximum of {1.0 + 2 * UNIT_INTERVAL_ATOL!r}"),
+        (-0.25, 1.0, "a minimum of -0.25 (row 11, column 2)"),
+        (
+            -2 * UNIT_INTERVAL_ATOL,
+            3.5,
+            "a minimum of -2e-06 (row 11, column 2) and a maximum of 3.5",
+        ),
+    ],
+)
+def test_values_outside_unit_interval_are_refused(low, high, shown):
+    X = _overshoot(np.float64, low, high)
+    with pytest.raises(ValueError) as info:
+        CoverageScorer(5, device="cpu").fit(X)
+    message = str(info.value)
+    assert shown in message  # the extreme in full precision (repr), where it is
+    assert "unit interval [0, 1]" in message
+    assert f"{UNIT_INTERVAL_ATOL:g}" in message  # the tolerance is stated
+    assert "make_pipeline(MinMaxScaler(), CoverageScorer())" in message  # the fix
+
+
+def test_float32_value_outside_is_shown_in_full():
+    X = _overshoot(np.float32, 0.0, 1.01)
+    with pytest.raises(ValueError, match=r"a maximum of 1\.0099999904632568 \(row 7"):
+        CoverageScorer(5, device="cpu").fit(X)
+
+
 def test_clone_and_pickle(digits_embedding):
     E, y = digits_embedding
     c = CoverageScorer(7, method="naive", fraction=0.03, device="cpu")
@@ -265,10 +405,11 @@ def test_clone_and_pickle(digits_embedding):
 
 # -- scikit-learn's estimator checks -------------------------------------------------------
 # CoverageScorer refuses training data outside [0, 1] by design (see its Notes), and most
-# of scikit-learn's checks fit on normal or shifted data. So the checks run twice:
-# on CoverageScorer itself, where exactly the checks that fit on such data are expected
-# to fail (each with our unit-interval ValueError), and on a test-only subclass that
-# maps its training data into (0, 1) first, so that those checks still exercise the
+# of scikit-learn's checks fit on normal or shifted data. So the checks run three times:
+# on CoverageScorer with default parameters and with n_neighbors=3, where exactly the
+# checks that fit on such data (and, for the default n_neighbors=20, on 20 samples or
+# fewer) are expected to fail, each with our own ValueError; and on a test-only subclass
+# that maps its training data into (0, 1) first, so that those checks still exercise the
 # whole contract (pickling, idempotence, sample-order invariance, dtypes, ...).
 _OUT_OF_RANGE_CHECKS = [
     "check_estimators_dtypes",
@@ -290,13 +431,31 @@ _OUT_OF_RANGE_CHECKS = [
     "check_methods_sample_order_invariance",
     "check_methods_subset_invariance",
 ]
+# With the default n_neighbors=20 these fit on 10 to 20 samples, which fails first.
+_FEW_SAMPLES_CHECKS = [
+    "check_estimators_dtypes",
+    "check_n_features_in_after_fitting",
+    "check_fit2d_predict1d",
+    "check_fit2d_1feature",
+    "check_dict_unchanged",
+    "check_dont_overwrite_parameters",
+    "check_estimators_nan_inf",
+    "check_f_contiguous_array_estimator",
+    "check_methods_sample_order_invariance",
+    "check_methods_subset_invariance",
+]
+_OUT_OF_RANGE = "fits on data outside [0, 1], which CoverageScorer refuses by design"
+_FEW_SAMPLES = "fits on 20 samples or fewer; the default n_neighbors=20 needs more"
+_ERROR_TEXT = {_OUT_OF_RANGE: "unit interval [0, 1]", _FEW_SAMPLES: "more samples than n_neighbors"}
 
 
 def _expected_failed_checks(estimator):
     if isinstance(estimator, _SquashedCoverageScorer):
         return {}
-    reason = "fits on data outside [0, 1], which CoverageScorer refuses by design"
-    return {name: reason for name in _OUT_OF_RANGE_CHECKS}
+    expected = {name: _OUT_OF_RANGE for name in _OUT_OF_RANGE_CHECKS}
+    if estimator.n_neighbors >= 20:
+        expected.update({name: _FEW_SAMPLES for name in _FEW_SAMPLES_CHECKS})
+    return expected
 
 
 class _SquashedCoverageScorer(CoverageScorer):
@@ -307,29 +466,40 @@ class _SquashedCoverageScorer(CoverageScorer):
         return 0.5 + np.arctan(X) / np.pi, y
 
 
-@parametrize_with_checks(
-    [CoverageScorer(n_neighbors=3, device="cpu"), _SquashedCoverageScorer(3, device="cpu")],
-    expected_failed_checks=_expected_failed_checks,
-)
+_CHECKED = [
+    CoverageScorer(),
+    CoverageScorer(n_neighbors=3, device="cpu"),
+    _SquashedCoverageScorer(3, device="cpu"),
+]
+
+
+@parametrize_with_checks(_CHECKED, expected_failed_checks=_expected_failed_checks)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
 
 
-def test_expected_check_failures_are_the_range_error():
-    """Each expected failure above fails with the unit-interval error and nothing else."""
+@pytest.mark.parametrize("estimator", _CHECKED[:2], ids=["default", "n_neighbors=3"])
+def test_expected_check_failures_are_our_errors(estimator):
+    """Each expected failure above fails, with the error its reason names, and no other
+    check fails."""
     from sklearn.utils.estimator_checks import check_estimator
 
-    results = check_estimator(
-        CoverageScorer(n_neighbors=3, device="cpu"),
-        on_fail=None,
-        expected_failed_checks=_expected_failed_checks(None),
-    )
-    failed = {r["check_name"]: r["exception"] for r in results if r["status"] == "xfail"}
-    assert sorted(failed) == sorted(_OUT_OF_RANGE_CHECKS)
-    for exc in failed.values():
-        # check_positive_only_tag_during_fit re-raises our error as an AssertionError
-        chain = [exc, exc.__cause__, exc.__context__]
-        assert any("unit interval [0, 1]" in str(e) for e in chain if e is not None), exc
+    expected = _expected_failed_checks(estimator)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = check_estimator(estimator, on_fail=None, expected_failed_checks=expected)
+    assert not [r["check_name"] for r in results if r["status"] == "failed"]
+    failed = {}
+    for r in results:
+        if r["status"] == "xfail":
+            failed.setdefault(r["check_name"], []).append(r["exception"])
+    assert sorted(failed) == sorted(expected)
+    for name, excs in failed.items():
+        for exc in excs:
+            # check_positive_only_tag_during_fit re-raises our error as an AssertionError
+            chain = [exc, exc.__cause__, exc.__context__]
+            text = _ERROR_TEXT[expected[name]]
+            assert any(text in str(e) for e in chain if e is not None), (name, exc)
 
 
 # -- report figures -----------------------------------------------------------------------
