@@ -416,7 +416,7 @@ class DataParameterScorer(BaseCurator):
         mislabelled, dropped first.
     categories_ : ndarray of shape (n_samples,), dtype object
         ``"easy"``, ``"hard"`` or ``"need_review"``; see Notes.
-    support_, sample_indices_, n_removed_ :
+    support_, sample_indices_, n_removed_, n_tied_at_cutoff_ :
         The curator contract (see :class:`~sklearn_curate._base.BaseCurator`).
     module_ : torch.nn.Module
         The trained network (after ``best_epoch_``) used by ``predict``.

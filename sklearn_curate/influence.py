@@ -177,7 +177,7 @@ class InfluenceScorer(BaseCurator):
         Minus the self-influence ``c grad l_i^T H^-1 grad l_i``.
     self_influence_ : ndarray of shape (n_samples,)
         The self-influence (>= 0 for a positive definite Hessian).
-    support_, sample_indices_, n_removed_ : as every curator.
+    support_, sample_indices_, n_removed_, n_tied_at_cutoff_ : as every curator.
     method_ : {"exact", "cg", "lissa"}
         The solver ``method`` resolved to ("auto" picks by ``n_params_``).
     self_influence_method_ : {"exact", "cg", "lissa"}

@@ -20,7 +20,7 @@ from sklearn.base import OutlierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import BaseCurator
+from ._base import BaseCurator, _caller_stacklevel
 from ._device import cuda_available, import_cuml, resolve_device
 from ._hdbscan_tree import TREE_DTYPE as TREE_DTYPE  # re-exported: condensed_tree_'s layout
 from ._hdbscan_tree import (
@@ -32,7 +32,15 @@ from ._hdbscan_tree import (
 )
 from .neighbors import kneighbors
 
-__all__ = ["OutlierFilter", "glosh_from_condensed_tree"]
+__all__ = ["GLOSH_TIE_ATOL", "OutlierFilter", "glosh_from_condensed_tree"]
+
+#: GLOSH scores closer than this count as tied at the cut-off (see OutlierFilter's Notes).
+#: GLOSH is a ratio of two distances in [0, 1]; with ``algorithm="knn_graph"`` those
+#: distances come from a float32 search, so mathematically equal scores (a lattice, a
+#: symmetric cluster) differ by float32 rounding, up to a few 1e-7 (3.4e-7 measured on a
+#: 12 x 12 grid), while the gaps between distinct scores at the cut-off on the digits
+#: sets are 3e-4 to 7e-3. Differences below 1e-6 are rounding, not a ranking.
+GLOSH_TIE_ATOL = 1e-6
 
 # Up to about this many features hdbscan's kd-tree Boruvka is fastest; beyond, trees prune
 # little and an exact k-NN search by matrix products wins (benchmarks/bench_outliers.py,
@@ -122,6 +130,9 @@ class OutlierFilter(OutlierMixin, BaseCurator):
         ``min_samples``-th nearest other sample), HDBSCAN's density estimate. Of 2, 3, 5
         and 8, 2 and 3 ranked outliers best (tied) on digits with 2%, 5% and 10% foreign
         or rotated images and on two sets of blobs with uniform noise; 8 was worst.
+        With ``n_samples <= min_samples`` (2 or 3 rows at the default) the
+        ``n_samples - 1`` other samples are used instead, with a warning; the value
+        used is ``min_samples_``.
     algorithm : {"auto", "knn_graph", "boruvka_kdtree", "boruvka_balltree"}, default="auto"
         How the cluster hierarchy is built.
 
@@ -157,6 +168,13 @@ class OutlierFilter(OutlierMixin, BaseCurator):
         Indices of the kept rows.
     n_removed_ : int
         Number of dropped rows, ``round(contamination * n_samples)``.
+    n_tied_at_cutoff_ : int
+        Number of rows whose score is tied (within :data:`GLOSH_TIE_ATOL`) with the
+        highest dropped score when some of them were kept, i.e. the cut-off falls
+        inside a group of tied scores and a :class:`~sklearn_curate._base.TiedScoresWarning`
+        was issued; 0 when every dropped row scores below every kept row.
+    min_samples_ : int
+        The ``min_samples`` used: ``min(min_samples, n_samples - 1)``.
     offset_ : float
         Threshold on ``score_samples``: midway between the highest dropped and the
         lowest kept ``scores_`` (-1.0 when nothing is dropped).
@@ -213,6 +231,23 @@ class OutlierFilter(OutlierMixin, BaseCurator):
     ``predict`` thresholds at ``offset_``, so training rows tied with the threshold may
     differ between the two.
 
+    **Ties at the cut-off.** Rows that leave a cluster at the same density share one
+    GLOSH score (all rows of a set of identical rows score 0; on the raw digits pixels
+    with ``contamination=0.1``, more than 150 rows share the score at the cut-off,
+    a cluster as large as the drop budget dissolving at one density). Exactly
+    ``round(contamination * n)`` rows are still dropped, the lower row index first
+    among tied scores, but that pick is row order, not a finding: ``fit`` then warns
+    with :class:`~sklearn_curate._base.TiedScoresWarning` and records the size of the
+    tied group in ``n_tied_at_cutoff_``. Scores within :data:`GLOSH_TIE_ATOL` (1e-6)
+    count as tied: with ``algorithm="knn_graph"`` the distances are float32, so
+    scores that are equal in exact arithmetic differ by up to a few 1e-7.
+
+    **Few samples.** A core distance needs ``min_samples`` other samples. With
+    ``n_samples <= min_samples`` the filter uses ``min_samples_ = n_samples - 1``
+    (and warns), so 2 or 3 rows fit with the defaults; with ``min_cluster_size``
+    capped at ``n_samples`` they form one cluster and all score 0, and a
+    contamination that rounds to 0 rows drops nothing. One row is refused.
+
     **Cost.** ``"knn_graph"``: an exact k-NN search, ``O(n^2 d)`` operations and
     ``O(n k)`` memory, then ``O(n log n)``; ``"boruvka_kdtree"``: about
     ``O(n log n)`` for few features. Throughput against hdbscan's default and
@@ -243,6 +278,7 @@ class OutlierFilter(OutlierMixin, BaseCurator):
     """
 
     _fraction_param = "contamination"
+    _tie_atol = GLOSH_TIE_ATOL
 
     _parameter_constraints: dict = {
         "contamination": [Interval(Real, 0, 1, closed="left")],
@@ -288,14 +324,28 @@ class OutlierFilter(OutlierMixin, BaseCurator):
             )
         return int(min(mcs, n))
 
+    def _resolve_min_samples(self, n):
+        """``min(min_samples, n - 1)``, with a warning when it is lowered."""
+        if n < 2:
+            raise ValueError(
+                f"OutlierFilter needs at least 2 samples (a core distance is the distance "
+                f"to another sample); X has {n} sample. Pass more samples."
+            )
+        if n <= self.min_samples:
+            warnings.warn(
+                f"OutlierFilter: X has {n} samples, not more than min_samples="
+                f"{self.min_samples}; using min_samples_={n - 1} (every other sample) "
+                "for the core distances. Pass more samples or a lower min_samples to "
+                "silence this.",
+                UserWarning,
+                stacklevel=_caller_stacklevel(),
+            )
+            return n - 1
+        return int(self.min_samples)
+
     def _fit_scores(self, X, y):
         n, d = X.shape
-        if n <= self.min_samples:
-            raise ValueError(
-                f"OutlierFilter needs more samples than min_samples={self.min_samples}; X "
-                f"has {n} sample{'s' if n != 1 else ''}. Lower min_samples to at most "
-                f"{max(n - 1, 1)} or pass more samples."
-            )
+        self.min_samples_ = self._resolve_min_samples(n)
         self.min_cluster_size_ = self._resolve_min_cluster_size(n)
         algorithm = self.algorithm
         if algorithm == "knn_graph":
@@ -315,14 +365,14 @@ class OutlierFilter(OutlierMixin, BaseCurator):
 
         if algorithm == "knn_graph":
             self.backend_ = "knn_graph"
-            tree = _tree_knn_graph(X, self.min_cluster_size_, self.min_samples, self.device_)
+            tree = _tree_knn_graph(X, self.min_cluster_size_, self.min_samples_, self.device_)
         elif self.device_ == "cuda":  # pragma: no cover - needs a GPU
             self.backend_, algorithm = "cuml", "cuml"
-            tree = _tree_cuml(X, self.min_cluster_size_, self.min_samples)
+            tree = _tree_cuml(X, self.min_cluster_size_, self.min_samples_)
         else:
             self.backend_ = "hdbscan"
             tree = _tree_hdbscan(
-                X, self.min_cluster_size_, self.min_samples, algorithm, self.n_jobs
+                X, self.min_cluster_size_, self.min_samples_, algorithm, self.n_jobs
             )
         self.algorithm_ = algorithm
         self.condensed_tree_ = tree
@@ -347,16 +397,26 @@ class OutlierFilter(OutlierMixin, BaseCurator):
         Returns
         -------
         self : OutlierFilter
-            With ``scores_``, ``outlier_scores_``, ``support_``, ``sample_indices_``.
+            With ``scores_``, ``outlier_scores_``, ``support_``, ``sample_indices_``,
+            ``n_tied_at_cutoff_``, ``min_samples_`` and ``offset_``.
 
         Raises
         ------
         ValueError
             If ``contamination`` is outside [0, 1) or another parameter is out of range;
-            if ``X`` contains NaN or inf; if ``X`` has no more samples than
-            ``min_samples`` or fewer than an explicit int ``min_cluster_size``.
+            if ``X`` contains NaN or inf; if ``X`` has fewer than 2 samples or fewer
+            than an explicit int ``min_cluster_size``.
         RuntimeError, ImportError
             If ``device="cuda"`` and there is no GPU or no cuML.
+
+        Warns
+        -----
+        UserWarning
+            If ``X`` has no more samples than ``min_samples``: ``min_samples_`` is
+            then ``n_samples - 1``.
+        TiedScoresWarning
+            If the cut-off falls inside a group of tied scores (within
+            :data:`GLOSH_TIE_ATOL`): the pick among them is by row order.
         """
         super().fit(X, y, **params)
         kept, dropped = self.scores_[self.support_], self.scores_[~self.support_]
@@ -398,7 +458,7 @@ class OutlierFilter(OutlierMixin, BaseCurator):
 
     def _train_core_distances(self, rows, device):
         """Core distances of training rows (the min_samples-th other training sample)."""
-        k = self.min_samples + 1  # the row itself is among its neighbours, at distance 0
+        k = self.min_samples_ + 1  # the row itself is among its neighbours, at distance 0
         dist, _ = kneighbors(self._fit_X, k, query=self._fit_X[rows], device=device)
         return dist[:, -1]
 
@@ -406,7 +466,7 @@ class OutlierFilter(OutlierMixin, BaseCurator):
         """Opposite of the GLOSH score of new samples against the fitted tree.
 
         Each sample joins the cluster of its nearest mutual-reachability neighbour among
-        its ``2 * min_samples`` nearest training samples, at the density of that link
+        its ``2 * min_samples_`` nearest training samples, at the density of that link
         (``hdbscan.prediction.approximate_predict_scores``); its score is
         ``-(1 - lambda / lambda_max(cluster))``, clipped to [-1, 0]. A row identical to
         a training row gets that row's ``scores_``.
@@ -430,7 +490,7 @@ class OutlierFilter(OutlierMixin, BaseCurator):
         """
         check_is_fitted(self, "condensed_tree_")
         X, _ = self._validate_X(X, reset=False)
-        ms = self.min_samples
+        ms = self.min_samples_
         k = min(2 * ms, self._fit_X.shape[0])
         device = self._query_device()
         dist, idx = kneighbors(self._fit_X, k, query=X, device=device)

@@ -1,11 +1,19 @@
 """The curator contract, tested on a minimal curator (distance to the mean)."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.datasets import load_digits
 
-from sklearn_curate._base import BaseCurator, check_fraction_rows, select_lowest
+from sklearn_curate._base import (
+    BaseCurator,
+    TiedScoresWarning,
+    check_fraction_rows,
+    select_lowest,
+    ties_at_cutoff,
+)
 
 
 class CentroidCurator(BaseCurator):
@@ -79,3 +87,104 @@ def test_misaligned_param_is_refused():
 def test_bad_X(X, match):
     with pytest.raises(ValueError, match=match):
         CentroidCurator().fit(X)
+
+
+# -- ties at the cut-off -------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "scores, n_drop, expected",
+    [
+        ([1.0, 0.0, 0.0, 0.0, 2.0], 2, (3, 2)),  # 3 rows share 0.0, 2 dropped
+        ([1.0, 0.0, 0.0, 0.0, 2.0], 3, (0, 0)),  # all of the tied rows dropped: clean
+        ([1.0, 0.0, 0.0, 0.0, 2.0], 4, (0, 0)),
+        ([1.0, 0.0, 0.0, 1.0, 2.0], 3, (2, 1)),  # the tie is above the lowest rows
+        ([3.0, 2.0, 1.0], 0, (0, 0)),  # nothing dropped
+        ([0.0, 0.0, 0.0], 0, (0, 0)),
+        ([0.0, 0.0, 0.0], 3, (0, 0)),  # everything dropped
+    ],
+)
+def test_ties_at_cutoff(scores, n_drop, expected):
+    assert ties_at_cutoff(scores, select_lowest(scores, n_drop)) == expected
+
+
+def test_ties_at_cutoff_tolerance_and_errors():
+    scores = np.array([0.0, 1e-9, 2e-9, 1.0])
+    support = select_lowest(scores, 1)
+    assert ties_at_cutoff(scores, support) == (0, 0)  # distinct when exact
+    assert ties_at_cutoff(scores, support, atol=1e-8) == (3, 1)
+    with pytest.raises(ValueError, match="one score and one keep flag per row"):
+        ties_at_cutoff(scores, support[:2])
+    with pytest.raises(ValueError, match="atol=-1"):
+        ties_at_cutoff(scores, support, atol=-1)
+
+
+def test_identical_rows_warn_and_record_the_tie():
+    X = np.ones((100, 4))
+    with pytest.warns(TiedScoresWarning) as record:
+        cur = CentroidCurator(fraction=0.05).fit(X)
+    # the exact count stays, lower index first
+    assert cur.n_removed_ == 5
+    np.testing.assert_array_equal(np.flatnonzero(~cur.support_), np.arange(5))
+    assert cur.n_tied_at_cutoff_ == 100
+    assert len(record) == 1 and issubclass(record[0].category, UserWarning)
+    assert record[0].filename == __file__  # points at the caller's fit
+    message = str(record[0].message)
+    assert "100 of 100 rows share the score 0.0 at the cut-off" in message
+    assert "5 of them were dropped" in message
+    assert "row order" in message and "not a finding" in message
+    assert "round(fraction=0.05 * 100) = 5" in message
+    assert "Dropping 0 rows would cut cleanly" in message
+
+
+def test_partial_tie_names_both_clean_cuts():
+    X = np.r_[np.zeros(10), np.ones(6), np.full(4, 9.0)][:, None]  # mean 2.1
+    # distances to the mean: 1.1 (6 rows), 2.1 (10 rows), 6.9 (4 rows): drop 4 + 2 of 10
+    with pytest.warns(TiedScoresWarning, match="Dropping 4 or 14 rows would cut cleanly"):
+        cur = CentroidCurator(fraction=0.3).fit(X)
+    assert cur.n_tied_at_cutoff_ == 10
+    assert (~cur.support_[:10]).sum() == 2
+
+
+def test_distinct_scores_are_a_clean_cut():
+    X, _ = load_digits(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TiedScoresWarning)
+        for fraction in (0.0, 0.05, 0.1):
+            assert CentroidCurator(fraction=fraction).fit(X).n_tied_at_cutoff_ == 0
+
+
+class _GreedyCurator(CentroidCurator):
+    """Drops rows by a rule of its own (here: the last rows), not by lowest score."""
+
+    def _select(self, X, scores, n_drop):
+        support = np.ones(X.shape[0], dtype=bool)
+        support[X.shape[0] - n_drop :] = False
+        return support
+
+
+def test_own_select_rule_opts_out_of_ties():
+    X = np.ones((20, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TiedScoresWarning)
+        cur = _GreedyCurator(fraction=0.2).fit(X)
+    assert cur.n_removed_ == 4 and not hasattr(cur, "n_tied_at_cutoff_")
+
+
+# -- small inputs: fractions that round to 0 rows drop nothing -----------------------------------
+@pytest.mark.parametrize("n", [2, 3])
+@pytest.mark.parametrize("identical", [False, True], ids=["random", "identical"])
+def test_small_inputs_drop_nothing(n, identical):
+    """The command line's outlier and similarity steps on a folder of 2 or 3 images."""
+    from sklearn_curate.outliers import OutlierFilter
+    from sklearn_curate.similarity import SimilarityFilter
+
+    X = np.ones((n, 5)) if identical else np.random.RandomState(n).normal(size=(n, 5))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TiedScoresWarning)
+        sim = SimilarityFilter(fraction=0.05, device="cpu").fit(X)
+        with pytest.warns(UserWarning, match=f"using min_samples_={n - 1}"):
+            out = OutlierFilter(device="cpu").fit(X)
+    for cur in (sim, out):
+        assert cur.n_removed_ == 0 and cur.support_.all()
+        np.testing.assert_array_equal(cur.sample_indices_, np.arange(n))
+        assert np.isfinite(cur.scores_).all()
+    assert out.min_samples_ == n - 1 and out.n_tied_at_cutoff_ == 0

@@ -1,4 +1,5 @@
 import pickle
+import warnings
 
 import hdbscan
 import numpy as np
@@ -7,17 +8,18 @@ import pytest
 from imblearn.pipeline import Pipeline
 from scipy.stats import spearmanr
 from sklearn.base import clone
-from sklearn.datasets import make_blobs
+from sklearn.datasets import load_digits, make_blobs
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from sklearn_curate._base import TiedScoresWarning
 from sklearn_curate._device import cuda_available
 from sklearn_curate._hdbscan_tree import _condense_tree, _single_linkage
 from sklearn_curate.datasets import make_faulty_digits, sample_image_crops
-from sklearn_curate.outliers import OutlierFilter, glosh_from_condensed_tree
+from sklearn_curate.outliers import GLOSH_TIE_ATOL, OutlierFilter, glosh_from_condensed_tree
 
 
 @pytest.fixture(scope="module", params=["foreign", "rotated"])
@@ -167,13 +169,117 @@ def test_nan_and_inf_are_refused(small, value):
 
 
 def test_too_few_samples_say_what_to_change():
-    X = np.random.RandomState(0).normal(size=(3, 2))
-    with pytest.raises(ValueError, match=r"min_samples=3.*3 samples.*at most 2"):
-        OutlierFilter().fit(X)
+    with pytest.raises(ValueError, match=r"at least 2 samples.*X has 1 sample"):
+        OutlierFilter().fit(np.zeros((1, 2)))
     X = np.random.RandomState(0).normal(size=(20, 2))
     with pytest.raises(ValueError, match=r"min_cluster_size=50 exceeds the 20 samples"):
         OutlierFilter(min_cluster_size=50).fit(X)
-    assert OutlierFilter(min_samples=2).fit(X[:3]).n_removed_ == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # min_samples=2 < 3 samples: nothing to lower
+        of = OutlierFilter(min_samples=2).fit(X[:3])
+    assert of.n_removed_ == 0 and of.min_samples_ == 2
+
+
+@pytest.mark.parametrize("algorithm", ["auto", "knn_graph"])
+@pytest.mark.parametrize("identical", [False, True], ids=["random", "identical"])
+@pytest.mark.parametrize("n", [2, 3, 4])
+def test_small_inputs_fit_with_defaults(n, identical, algorithm):
+    """What `sklearn-curate curate` hands over for a folder of 2 to 4 images."""
+    rng = np.random.RandomState(n)
+    X = np.ones((n, 8)) if identical else rng.normal(size=(n, 8))
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        of = OutlierFilter(algorithm=algorithm).fit(X)
+    lowered = [w for w in record if "min_samples_=" in str(w.message)]
+    if n <= 3:  # the default min_samples=3 needs 4 samples: n - 1 neighbours are used
+        assert of.min_samples_ == n - 1
+        assert len(lowered) == 1 and lowered[0].category is UserWarning
+        assert f"X has {n} samples, not more than min_samples=3" in str(lowered[0].message)
+        assert lowered[0].filename == __file__
+    else:
+        assert of.min_samples_ == 3 and not lowered
+    assert not [w for w in record if issubclass(w.category, TiedScoresWarning)]
+    # round(0.05 * n) = 0 rows: nothing dropped, every row kept and +1
+    assert of.n_removed_ == 0 and of.support_.all() and of.n_tied_at_cutoff_ == 0
+    assert of.min_cluster_size_ == n and np.isfinite(of.scores_).all()
+    assert of.score_samples(X).shape == (n,) and (of.predict(X) == 1).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the min_samples_ one, seen above
+        np.testing.assert_array_equal(of.fit_predict(X), np.ones(n))
+        X_kept, _ = of.fit_resample(X)
+    assert X_kept.shape == X.shape
+
+
+def test_small_input_with_a_drop_budget():
+    X = np.random.RandomState(0).normal(size=(3, 2))
+    with pytest.warns(UserWarning, match="min_samples_=2"):
+        with pytest.warns(TiedScoresWarning, match="3 of 3 rows share"):  # one cluster
+            of = OutlierFilter(contamination=0.4).fit(X)  # round(1.2) = 1 row
+    assert of.n_removed_ == 1 and of.min_samples_ == 2 and of.n_tied_at_cutoff_ == 3
+
+
+# -- ties at the cut-off ---------------------------------------------------------------------
+def test_identical_rows_tie_at_the_cut_off():
+    X = np.ones((100, 4))
+    with pytest.warns(TiedScoresWarning) as record:
+        of = OutlierFilter(contamination=0.05).fit(X)
+    # the exact count a grid search relies on, lower index first among ties
+    assert of.n_removed_ == 5
+    np.testing.assert_array_equal(np.flatnonzero(~of.support_), np.arange(5))
+    np.testing.assert_array_equal(of.scores_, 0.0)
+    assert of.n_tied_at_cutoff_ == 100
+    message = str(record[0].message)
+    assert record[0].filename == __file__
+    assert "100 of 100 rows share (within 1e-06) the score 0.0 at the cut-off" in message
+    assert "5 of them were dropped" in message
+    assert "row order" in message and "not a finding" in message
+
+
+@pytest.mark.parametrize("algorithm", ["boruvka_kdtree", "knn_graph"])
+def test_digits_cut_off_is_clean(algorithm):
+    X = StandardScaler().fit_transform(load_digits().data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TiedScoresWarning)
+        of = OutlierFilter(contamination=0.05, algorithm=algorithm).fit(X)
+    assert of.n_removed_ == 90 and of.n_tied_at_cutoff_ == 0
+    dropped, kept = of.scores_[~of.support_], of.scores_[of.support_]
+    assert kept.min() - dropped.max() > GLOSH_TIE_ATOL
+
+
+def test_raw_digits_tie_at_ten_percent():
+    """A real tie: on raw pixels with contamination=0.1 a cluster of the size of the drop
+    budget dissolves at one density, so its rows share one score at the cut-off."""
+    X = load_digits().data
+    with pytest.warns(TiedScoresWarning, match="rows share"):
+        of = OutlierFilter(contamination=0.1).fit(X)
+    assert of.n_removed_ == 180
+    assert of.n_tied_at_cutoff_ > 100
+    cut = of.scores_[~of.support_].max()
+    assert (np.abs(of.scores_ - cut) <= GLOSH_TIE_ATOL).sum() == of.n_tied_at_cutoff_
+
+
+@pytest.mark.parametrize("algorithm", ["boruvka_kdtree", "knn_graph"])
+def test_float_noise_counts_as_a_tie(algorithm):
+    """A 12 x 12 lattice: in exact arithmetic the 4 corners score 1 - 1/sqrt(2) and the
+    other 140 rows 0. Rounding spreads each group (by 1e-16 with hdbscan's float64
+    distances, by up to a few 1e-7 with the k-NN graph's float32 ones); within
+    GLOSH_TIE_ATOL they are still one group each, whatever the last digits."""
+    g = np.stack(np.meshgrid(np.arange(12), np.arange(12), indexing="ij"), -1).reshape(-1, 2)
+    g = g[np.random.RandomState(0).permutation(144)]
+    X, corner = g / 11.0, (g % 11 == 0).all(1)
+    of = OutlierFilter(contamination=0.0, algorithm=algorithm).fit(X)
+    np.testing.assert_allclose(of.scores_[corner], 1 / np.sqrt(2) - 1, atol=GLOSH_TIE_ATOL)
+    np.testing.assert_allclose(of.scores_[~corner], 0.0, atol=GLOSH_TIE_ATOL)
+    assert of.n_tied_at_cutoff_ == 0  # nothing dropped: no cut
+    # 7 rows: the 4 corners and 3 of the 140 others
+    with pytest.warns(TiedScoresWarning, match="140 of 144 rows share"):
+        of = OutlierFilter(contamination=0.05, algorithm=algorithm).fit(X)
+    assert of.n_removed_ == 7 and of.n_tied_at_cutoff_ == 140
+    assert (~of.support_[corner]).all()
+    # 2 rows: 2 of the 4 corners
+    with pytest.warns(TiedScoresWarning, match="4 of 144 rows share"):
+        of = OutlierFilter(contamination=0.014, algorithm=algorithm).fit(X)
+    assert of.n_removed_ == 2 and of.n_tied_at_cutoff_ == 4
 
 
 def test_min_cluster_size_choices(small):
