@@ -9,31 +9,41 @@ samples, Data Parameters) and :class:`InfluenceScorer` (influence functions). :c
 puts a curator in front of any scikit-learn estimator.
 """
 
-from ._dp_figures import data_parameter_figures
-from .compose import FilteredEstimator
-from .coverage import CoverageScorer
-from .data_parameters import DataParameterScorer
-from .embedding import TorchLayerEmbedder, load_images
-from .influence import InfluenceScorer, save_influence
-from .neighbors import kneighbors
-from .outliers import OutlierFilter, glosh_from_condensed_tree
-from .reduction import GPUReducer
-from .similarity import SimilarityFilter
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "CoverageScorer",
-    "DataParameterScorer",
-    "FilteredEstimator",
-    "GPUReducer",
-    "InfluenceScorer",
-    "OutlierFilter",
-    "SimilarityFilter",
-    "TorchLayerEmbedder",
-    "data_parameter_figures",
-    "glosh_from_condensed_tree",
-    "kneighbors",
-    "load_images",
-    "save_influence",
-]
+#: Public name -> the module that defines it. Modules are imported on first use
+#: (PEP 562), so ``import sklearn_curate`` and the command line's option checks do not
+#: pay for torch, umap, hdbscan or plotly.
+_PUBLIC = {
+    "CoverageScorer": "coverage",
+    "DataParameterScorer": "data_parameters",
+    "FilteredEstimator": "compose",
+    "GPUReducer": "reduction",
+    "InfluenceScorer": "influence",
+    "OutlierFilter": "outliers",
+    "SimilarityFilter": "similarity",
+    "TiedScoresWarning": "_base",
+    "TorchLayerEmbedder": "embedding",
+    "data_parameter_figures": "_dp_figures",
+    "glosh_from_condensed_tree": "outliers",
+    "kneighbors": "neighbors",
+    "load_images": "embedding",
+    "save_influence": "influence",
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name):
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sklearn_curate' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_PUBLIC))

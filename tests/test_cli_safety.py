@@ -416,3 +416,43 @@ def test_identical_rows_say_the_cut_is_arbitrary(tmp_path):
     assert any("tie" in w for w in report["warnings"]), report["warnings"]
     assert "warning:" in (out / "run.log").read_text()
     assert "Warnings" in (out / "report.html").read_text()
+
+
+# ----------------------------------------------------------------------------------
+# images read as they look: the run finds the copies a user sees
+# ----------------------------------------------------------------------------------
+def test_high_bit_depth_copies_are_found_as_near_duplicates_of_their_8bit_twins(tmp_path):
+    """Ten digits also saved as 16-bit PNG, 32-bit int TIFF or float TIFF among 110.
+
+    Read as they look, each copy is a near-duplicate of its 8-bit twin. (Read as
+    before, 16/32-bit images were solid white and float ones black: the copies were
+    duplicates of each other instead.)
+    """
+    root = tmp_path / "imgs"
+    images = load_digits().images
+    _digit_pngs(root, 100)
+    twins = {}
+    for j, i in enumerate(range(0, 50, 5)):
+        x = images[i] / 16.0
+        if j % 3 == 0:
+            Image.fromarray((x * 65535).astype(np.uint16)).save(root / f"hi{j}.png")
+            name = f"hi{j}.png"
+        elif j % 3 == 1:
+            Image.fromarray((x * (2**31 - 1)).astype(np.int32)).save(root / f"hi{j}.tif")
+            name = f"hi{j}.tif"
+        else:
+            Image.fromarray(x.astype(np.float32)).save(root / f"hi{j}.tif")
+            name = f"hi{j}.tif"
+        twins[name] = f"d{i:03d}.png"
+    out = tmp_path / "o"
+    args = ["curate", "--images", str(root), "--out", str(out), "--outlier-fraction", "0"]
+    assert main([*args, "--similar-fraction", "0.09", "--epochs", "3", "--image-size", "8",
+                 "-q"]) == 0  # fmt: skip
+    import csv
+
+    with open(out / "scores.csv", newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["decision"] == "similar"]
+    assert len(rows) == 10  # round(0.09 * 110)
+    pairs = {frozenset((r["id"], r["duplicate_of"])) for r in rows}
+    found = sum(frozenset(p) in pairs for p in twins.items())
+    assert found >= 8, (found, rows)
