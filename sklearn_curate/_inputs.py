@@ -405,6 +405,12 @@ def _is_image_content(path: Path) -> bool:
         return True  # an image, too large to read: corrupt.txt says so
 
 
+_NOT_AN_IMAGE = (
+    "not an image file Pillow reads (no image ending, content not recognised; rename "
+    "it with its image ending if it is one)"
+)
+
+
 def _walk_folder(root: Path) -> tuple[list, list]:
     """Sort every entry under ``root`` into image candidates and skipped entries.
 
@@ -469,13 +475,7 @@ def _walk_folder(root: Path) -> tuple[list, list]:
             elif has_ext or _is_image_content(path):
                 candidates.append(rel)
             else:
-                skipped.append(
-                    (
-                        rel,
-                        "not an image file (no image ending; Pillow does not "
-                        "recognise the content)",
-                    )
-                )
+                skipped.append((rel, _NOT_AN_IMAGE))
     return sorted(candidates), sorted(skipped)
 
 
