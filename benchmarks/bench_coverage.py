@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from conftest import DEVICES, cuda_sync, record, scaled
 
-from sklearn_curate.coverage import CoverageScorer
+from sklearn_curate.curation.coverage import CoverageScorer
 
 N, D, K, FRACTION = 50_000, 16, 20, 0.01
 

@@ -29,7 +29,7 @@ from sklearn.model_selection import cross_val_predict, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_curate.data_parameters import DataParameterScorer
+from sklearn_curate.curation.data_parameters import DataParameterScorer
 from sklearn_curate.datasets import inject_label_noise
 
 ROUNDS = 5

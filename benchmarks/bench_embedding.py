@@ -23,7 +23,7 @@ import pytest
 import torch
 from torch import nn
 
-from sklearn_curate.embedding import TorchLayerEmbedder
+from sklearn_curate.embedding._embedder import TorchLayerEmbedder
 
 N_IMAGES = int(os.environ.get("BENCH_EMBED_N", 16384))
 if os.environ.get("BENCH_TORCH_THREADS"):  # e.g. 1 on a machine shared with other jobs

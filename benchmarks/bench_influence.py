@@ -28,7 +28,7 @@ from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
-from sklearn_curate.influence import InfluenceScorer
+from sklearn_curate.curation.influence import InfluenceScorer
 
 
 def data():

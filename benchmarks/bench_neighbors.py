@@ -1,4 +1,4 @@
-"""Exact k-NN: sklearn_curate.neighbors.kneighbors vs scikit-learn brute force and faiss.
+"""Exact k-NN: sklearn_curate.utils.neighbors.kneighbors vs scikit-learn brute force and faiss.
 
 Bar (issue 2): n=50,000, d=128, k=20 at least 1.5x faster than scikit-learn's
 NearestNeighbors(algorithm="brute") and within 1.1x of faiss IndexFlatL2, same run;
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from conftest import DEVICES, cuda_sync, record, scaled
 
-from sklearn_curate.neighbors import _faiss_available, kneighbors
+from sklearn_curate.utils.neighbors import _faiss_available, kneighbors
 
 N, D, K = scaled(50_000), 128, 20
 
@@ -76,7 +76,7 @@ def test_faiss_flat_l2(benchmark, data):
 _MEM_SCRIPT = r"""
 import json, sys
 import numpy as np
-from sklearn_curate.neighbors import kneighbors
+from sklearn_curate.utils.neighbors import kneighbors
 
 
 def status_kib(field):

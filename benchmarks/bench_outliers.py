@@ -21,8 +21,8 @@ from sklearn.ensemble import IsolationForest
 from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import StandardScaler
 
+from sklearn_curate.curation.outliers import OutlierFilter
 from sklearn_curate.datasets import make_faulty_digits, sample_image_crops
-from sklearn_curate.outliers import OutlierFilter
 
 D = 64
 RATE = 0.05

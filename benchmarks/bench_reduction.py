@@ -22,7 +22,7 @@ from sklearn.model_selection import cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
 
 from sklearn_curate.datasets import make_faulty_digits
-from sklearn_curate.reduction import GPUReducer
+from sklearn_curate.reduction._reducer import GPUReducer
 
 N = int(os.environ.get("BENCH_REDUCE_N", 10_000))
 ROUNDS = {"pca": 5, "umap": 1}

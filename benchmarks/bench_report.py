@@ -80,7 +80,7 @@ def measure(html: Path, repeats: int = 3) -> list[dict]:
 
 
 def main() -> None:
-    from sklearn_curate.cli import main as curate
+    from sklearn_curate.cli._curate import main as curate
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=20_000)

@@ -16,11 +16,11 @@ recall is the share of pairs with exactly one member dropped.
 import numpy as np
 import pytest
 
-from sklearn_curate._base import select_lowest
-from sklearn_curate._device import cuda_available
+from sklearn_curate.base import select_lowest
+from sklearn_curate.curation.similarity import SimilarityFilter
 from sklearn_curate.datasets import make_faulty_digits
-from sklearn_curate.neighbors import kneighbors
-from sklearn_curate.similarity import SimilarityFilter
+from sklearn_curate.utils._device import cuda_available
+from sklearn_curate.utils.neighbors import kneighbors
 
 DEVICES = [
     "cpu",

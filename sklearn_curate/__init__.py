@@ -9,41 +9,29 @@ samples, Data Parameters) and :class:`InfluenceScorer` (influence functions). :c
 puts a curator in front of any scikit-learn estimator.
 """
 
-import importlib
+from .utils._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
-#: Public name -> the module that defines it. Modules are imported on first use
-#: (PEP 562), so ``import sklearn_curate`` and the command line's option checks do not
-#: pay for torch, umap, hdbscan or plotly.
-_PUBLIC = {
-    "CoverageScorer": "coverage",
-    "DataParameterScorer": "data_parameters",
-    "FilteredEstimator": "compose",
-    "GPUReducer": "reduction",
-    "InfluenceScorer": "influence",
-    "OutlierFilter": "outliers",
-    "SimilarityFilter": "similarity",
-    "TiedScoresWarning": "_base",
-    "TorchLayerEmbedder": "embedding",
-    "data_parameter_figures": "_dp_figures",
-    "glosh_from_condensed_tree": "outliers",
-    "kneighbors": "neighbors",
-    "load_images": "embedding",
-    "save_influence": "influence",
-}
-
-__all__ = sorted(_PUBLIC)
-
-
-def __getattr__(name):
-    module = _PUBLIC.get(name)
-    if module is None:
-        raise AttributeError(f"module 'sklearn_curate' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_PUBLIC))
+# Public name -> the module that defines it. Modules are imported on first use
+# (PEP 562), so ``import sklearn_curate`` and the command line's option checks do not
+# pay for torch, umap, hdbscan or plotly.
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "CoverageScorer": "curation.coverage",
+        "DataParameterScorer": "curation.data_parameters",
+        "FilteredEstimator": "compose",
+        "GPUReducer": "reduction._reducer",
+        "InfluenceScorer": "curation.influence",
+        "OutlierFilter": "curation.outliers",
+        "SimilarityFilter": "curation.similarity",
+        "TiedScoresWarning": "base",
+        "TorchLayerEmbedder": "embedding._embedder",
+        "data_parameter_figures": "report._dp_figures",
+        "glosh_from_condensed_tree": "curation.outliers",
+        "kneighbors": "utils.neighbors",
+        "load_images": "embedding._images",
+        "save_influence": "curation.influence",
+    },
+)

@@ -12,7 +12,7 @@ from sklearn.utils import _safe_indexing
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _check_sample_weight, _num_samples, check_is_fitted
 
-from ._base import as_indexable
+from .base import as_indexable
 
 __all__ = ["FilteredEstimator"]
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_digits
 
-from sklearn_curate._base import (
+from sklearn_curate.base import (
     BaseCurator,
     TiedScoresWarning,
     check_fraction_rows,
@@ -174,8 +174,8 @@ def test_own_select_rule_opts_out_of_ties():
 @pytest.mark.parametrize("identical", [False, True], ids=["random", "identical"])
 def test_small_inputs_drop_nothing(n, identical):
     """The command line's outlier and similarity steps on a folder of 2 or 3 images."""
-    from sklearn_curate.outliers import OutlierFilter
-    from sklearn_curate.similarity import SimilarityFilter
+    from sklearn_curate.curation.outliers import OutlierFilter
+    from sklearn_curate.curation.similarity import SimilarityFilter
 
     X = np.ones((n, 5)) if identical else np.random.RandomState(n).normal(size=(n, 5))
     with warnings.catch_warnings():

@@ -59,7 +59,7 @@ from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
-from sklearn_curate.influence import InfluenceScorer
+from sklearn_curate.curation.influence import InfluenceScorer
 
 warnings.filterwarnings("ignore", category=FutureWarning)
 warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -157,7 +157,7 @@ def code_state():
     """Git commit of the checkout and hashes of the influence code actually imported."""
     import hashlib
 
-    import sklearn_curate.influence as mod
+    import sklearn_curate.curation.influence as mod
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(mod.__file__)))
     out = {}

@@ -1,0 +1,814 @@
+"""The ``sklearn-curate`` command: curate a set of images (or feature vectors) end to end.
+
+``sklearn-curate curate`` loads the inputs, trains the default autoencoder (or loads a
+user model), embeds every readable input with one layer of the model, reduces the
+embedding, drops outliers, then drops near-duplicates among the remaining rows, and
+writes the decisions, scores, embeddings and a report into an output folder. The
+folder appears only when the run is complete (it is written under a temporary name
+next to ``--out`` and renamed into place).
+
+Each step is one public estimator of this package (:class:`TorchLayerEmbedder`,
+:class:`GPUReducer`, :class:`OutlierFilter`, :class:`SimilarityFilter`); this module
+parses the command line and wires them together. Reading the inputs lives in
+:mod:`sklearn_curate.cli._inputs`, loading or training the model in :mod:`sklearn_curate.cli._model`,
+writing the output folder in :mod:`sklearn_curate.cli._outputs`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ._influence import add_influence_parser, run_influence
+from ._inputs import (
+    DEFAULT_FOLDER_IMAGE_SIZE,
+    DEFAULT_LABEL_NOISE,
+    CurateError,
+    Inputs,
+    int_at_least,
+    load_inputs,
+    quote_id,
+    unquote_id,
+)
+from ._mislabelled import check_labels, run_mislabelled
+from ._model import default_model, model_file, torch_threads, user_model
+from ._output_folder import OutputFolder
+from ._outputs import PROG, Decisions, RunLog, build_report, write_tables
+
+__all__ = ["main", "build_parser", "CurateError", "quote_id", "unquote_id"]
+
+DEFAULT_OUT = "curate_out"
+
+_DESCRIPTION = """\
+Curate a training set: embed every input with a model, reduce the embedding, drop
+outliers, then drop near-duplicates among the remaining rows, and write the
+decisions into an output folder.
+
+Without an input option the run uses built-in data: scikit-learn's 1,797 digits
+(8x8 pixels) with 18 crops of scikit-learn's sample photographs appended as
+foreign images (ids 1797-1814) and 37 noisy copies of random digits appended as
+near-duplicates (ids 1815-1851): 1,852 inputs, nothing downloaded.
+
+Without --model the default model is a small convolutional autoencoder
+(sklearn_curate.embedding.models.ConvAutoencoder) trained on the inputs for --epochs epochs;
+the embedding is the output of its 'encoder' (the flattened maps of its last
+convolution). Before the filters the embedding is standardised and reduced
+(--reducer).
+
+How many rows are dropped: let n be the number of readable inputs (corrupt files
+and exact byte-for-byte copies of an earlier file excluded). The outlier step (OutlierFilter: HDBSCAN's GLOSH score) drops
+round(outlier_fraction * n) rows, the most outlying first; the similarity step
+(SimilarityFilter: one member of the closest remaining pair at a time) then runs
+on the rows left and drops round(similar_fraction * n) more. Both fractions are
+of n, not of what is left.
+
+With --mislabelled F (classes needed: the built-in data, or --images with one
+sub-folder per class) a third step trains DataParameterScorer on the reduced rows
+still kept, with their labels, and drops round(F * n) more: the rows whose learnt
+temperature (sigma) is largest, likely mislabelled. On the built-in data the option
+also moves 2% of the digits' labels (36 rows) to another class, so there is something
+to find; their rows are in report.json under default_data.
+"""
+
+_EPILOG = """\
+output folder (--out):
+  kept.txt              ids of kept inputs, one per line, in input order
+                        (sorted relative paths for --images; row order otherwise)
+  removed_outliers.txt  ids dropped by the outlier step
+  removed_similar.txt   ids dropped as near-duplicates
+  corrupt.txt           unreadable inputs: id<TAB>reason
+  removed_exact_duplicates.txt  image files whose bytes equal an earlier file's
+                        (not embedded): id<TAB>id of the first copy
+  removed_mislabelled.txt  ids dropped by the mislabelled step (only with
+                        --mislabelled; scores.csv then also has mislabelled_score
+                        and dp_category, report.html a data-parameters section)
+  scores.csv            one row per input: id, outlier_score (-GLOSH, in [-1, 0]),
+                        similarity_score (distance to the nearest kept row; for
+                        similar rows the distance at removal; empty for outliers),
+                        decision (kept|outlier|similar|corrupt|exact_duplicate),
+                        duplicate_of (the kept id a similar row stands for, or
+                        the first copy of an exact duplicate), label (class folder)
+                        Higher scores = more typical; empty cells for corrupt rows.
+  embeddings.npy        layer output, one row per readable input, in scores.csv order
+  embeddings_reduced.npy  the reduced rows the filters saw (not with --reducer none)
+  report.json           parameters, counts, timings, devices, versions and every
+                        number of report.html (under "figures")
+  report.html           self-contained page (opens offline): summary, 2D and 3D
+                        views of the embedding with the image on hover, nearest-
+                        neighbour distances before/after, removed images beside
+                        their nearest kept image, counts per class
+  run.log               the progress lines printed during the run
+Ids are paths relative to --images (with '/'), or row indices for arrays and the
+built-in data. Every input is in exactly one of the .txt lists.
+
+exit status: 0 ok; 2 bad command line; 1 bad input or a failed step (one-line message).
+
+examples:
+  sklearn-curate curate                      # built-in digits, default model
+  sklearn-curate curate --images photos/ --image-size 64 --out photos_curated
+  sklearn-curate curate --array feats.npy --reducer none --outlier-fraction 0.02
+  sklearn-curate curate --images photos/ --model mymodels:resnet --layer layer4
+"""
+
+
+# ----------------------------------------------------------------------------------
+# command line
+# ----------------------------------------------------------------------------------
+def _fraction(text: str) -> float:
+    """Parse a share of the inputs for ``--outlier-fraction`` / ``--similar-fraction``.
+
+    Parameters
+    ----------
+    text : str
+        The option's value.
+
+    Returns
+    -------
+    float
+        The value, in [0, 1).
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        If ``text`` is not a number in [0, 1).
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number; pass e.g. 0.05") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(
+            f"{text} is outside [0, 1); pass the share of inputs to drop, e.g. 0.05 for 5%"
+        )
+    return value
+
+
+_positive_int = int_at_least(1)
+_non_negative_int = int_at_least(0)
+
+
+def _add_curate_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the options of ``curate`` to its sub-parser.
+
+    Parameters
+    ----------
+    p : argparse.ArgumentParser
+        The ``curate`` sub-parser.
+    """
+    src = p.add_argument_group("input (at most one; none = built-in digits)")
+    one = src.add_mutually_exclusive_group()
+    one.add_argument(
+        "--images",
+        metavar="DIR",
+        help="folder of image files, searched recursively; with one sub-folder per class "
+        "the sub-folder name is the label. Unreadable, empty or truncated files go to "
+        "corrupt.txt and the run goes on.",
+    )
+    one.add_argument(
+        "--array",
+        metavar="FILE.npy",
+        help="NumPy array: (n, d) feature vectors, or images (n, H, W), (n, C, H, W) or "
+        "(n, H, W, C) with C in {1, 3, 4}; images are min-max scaled to [0, 1]. Rows with "
+        "NaN or inf go to corrupt.txt. Feature vectors skip the model unless --model is given.",
+    )
+
+    mod = p.add_argument_group("model")
+    mod.add_argument(
+        "--model",
+        metavar="MODULE:CALLABLE",
+        help="a callable returning a torch.nn.Module, called with no arguments, e.g. "
+        "'mypkg.models:make_net' or 'path/to/file.py:make_net' (the current folder is on "
+        "the import path). The model is used as given: no training. It receives float32 "
+        "batches (n, C, H, W) in [0, 1]; one gray channel is repeated to the in_channels "
+        "of the model's first Conv2d.",
+    )
+    mod.add_argument(
+        "--layer",
+        metavar="NAME",
+        help="dotted name of the layer whose output is the embedding (as in "
+        "model.named_modules(); 4D outputs are average-pooled). Required with --model; "
+        "default for the built-in autoencoder: 'encoder'.",
+    )
+    mod.add_argument(
+        "--epochs",
+        type=_non_negative_int,
+        default=10,
+        help="training epochs of the built-in autoencoder (default: %(default)s; 0 = untrained)",
+    )
+    mod.add_argument(
+        "--image-size",
+        type=_positive_int,
+        metavar="PIXELS",
+        help=f"resize images to PIXELS x PIXELS (default: {DEFAULT_FOLDER_IMAGE_SIZE} for "
+        "--images, unchanged for arrays and the built-in 8x8 digits)",
+    )
+
+    cur = p.add_argument_group("curation")
+    cur.add_argument(
+        "--outlier-fraction",
+        type=_fraction,
+        default=0.05,
+        metavar="F",
+        help="share of readable inputs dropped as outliers, in [0, 1) (default: %(default)s)",
+    )
+    cur.add_argument(
+        "--similar-fraction",
+        type=_fraction,
+        default=0.05,
+        metavar="F",
+        help="share of readable inputs dropped as near-duplicates, in [0, 1) "
+        "(default: %(default)s)",
+    )
+    cur.add_argument(
+        "--mislabelled",
+        type=_fraction,
+        default=None,
+        metavar="F",
+        help="also drop round(F * n) likely mislabelled rows, in [0, 1), with "
+        "DataParameterScorer trained on the rows left (needs class labels; default: step "
+        "not run; 0 scores and reports without dropping)",
+    )
+    cur.add_argument(
+        "--dp-epochs",
+        type=_positive_int,
+        default=40,
+        metavar="N",
+        help="training epochs of the mislabelled step (default: %(default)s)",
+    )
+    cur.add_argument(
+        "--reducer",
+        choices=("pca", "umap", "none"),
+        default="pca",
+        help="reduction of the standardised embedding before the filters (default: "
+        "%(default)s; umap costs ~15 s of one-off compilation on the CPU)",
+    )
+    cur.add_argument(
+        "--n-components",
+        type=_positive_int,
+        default=32,
+        metavar="K",
+        help="dimensions after reduction, capped at the embedding's (default: %(default)s)",
+    )
+
+    run = p.add_argument_group("run")
+    run.add_argument(
+        "--out",
+        default=DEFAULT_OUT,
+        metavar="DIR",
+        help="output folder (default: ./%(default)s); must not exist unless --overwrite",
+    )
+    run.add_argument(
+        "--overwrite", action="store_true", help="replace --out if it exists (only once complete)"
+    )
+    run.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="where each step runs (default: %(default)s = GPU when present and worth it)",
+    )
+    run.add_argument(
+        "--threads",
+        type=_positive_int,
+        metavar="N",
+        help="CPU threads of torch for training and embedding (default: 1 for the built-in "
+        "autoencoder, which gains little from more and slows down badly when other "
+        "processes share the cores; torch's default, one per core, with --model)",
+    )
+    run.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    run.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="reuse the trained autoencoder and the embeddings of earlier runs stored here",
+    )
+    run.add_argument(
+        "--quiet", "-q", action="store_true", help="no progress bars or log lines; errors only"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``sklearn-curate`` command.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        With two sub-commands, ``curate`` and ``influence``.
+    """
+    from .. import __version__
+
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Curate training data with scikit-learn estimators. Run "
+        f"'{PROG} curate --help' for the options; '{PROG} curate' with no options runs "
+        "on built-in data. Options given without a sub-command run 'curate'.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    curate = sub.add_parser(
+        "curate",
+        help="embed, reduce, drop outliers and near-duplicates, write the results",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_curate_arguments(curate)
+    add_influence_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``sklearn-curate`` command.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments without the program name; default ``sys.argv[1:]``. With no
+        arguments at all the top-level help is printed. Arguments that start with an
+        option (not ``-h`` / ``--version``) are taken as ``curate`` options.
+
+    Returns
+    -------
+    int
+        Exit status: 0 on success, 2 for a bad command line, 1 for bad input or a
+        failed step (a one-line message on stderr), 130 when interrupted.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not argv:
+        parser.print_help()
+        return 0
+    if argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
+        argv = ["curate", *argv]
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on errors, 0 for --help
+        return int(exc.code or 0)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        if args.command == "influence":
+            run_influence(args, argv)
+        else:
+            _Run(args, argv).run()
+    except CurateError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; no output written", file=sys.stderr)
+        return 130
+    return 0
+
+
+# ----------------------------------------------------------------------------------
+# the run
+# ----------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _bad_data_is_user_error(step: str):
+    """Report an estimator's ValueError (too few rows, ...) as one line, not a traceback.
+
+    Parameters
+    ----------
+    step : str
+        The step named in the message.
+
+    Raises
+    ------
+    CurateError
+        In place of a ``ValueError`` raised in the block.
+    """
+    try:
+        yield
+    except ValueError as exc:
+        raise CurateError(f"{step} step failed: {' '.join(str(exc).split())}") from None
+
+
+class _Run(RunLog):
+    """One ``curate`` run: the steps in order, their timings and the output files.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed ``curate`` options.
+    argv : list of str
+        The command line without the program name, for the report.
+    """
+
+    def __init__(self, args: argparse.Namespace, argv: list[str]):
+        super().__init__(quiet=args.quiet)
+        self.args = args
+        self.argv = list(argv)
+        self.progress = not args.quiet
+        self.dp = None  # the mislabelled step's result, when it runs
+
+    def estimator_step(self, name: str, start: float, estimator, detail: str) -> None:
+        """Record a step that fitted ``estimator``, with its ``device_`` and ``backend_``.
+
+        Parameters
+        ----------
+        name : str
+            The step.
+        start : float
+            ``time.perf_counter()`` when the step began.
+        estimator : object
+            The fitted estimator.
+        detail : str
+            One line on what it did.
+        """
+        self.step(
+            name,
+            time.perf_counter() - start,
+            getattr(estimator, "device_", None),
+            getattr(estimator, "backend_", None),
+            detail,
+        )
+
+    @contextlib.contextmanager
+    def guarded(self, step: str):
+        """Run a curation step: bad data is one line, estimator warnings go to the report.
+
+        Parameters
+        ----------
+        step : str
+            The step, named in messages.
+
+        Yields
+        ------
+        None
+
+        Raises
+        ------
+        CurateError
+            In place of a ``ValueError`` raised in the block.
+
+        Notes
+        -----
+        Warnings of class ``UserWarning`` raised in the block (e.g. a cut-off inside tied scores,
+        :class:`~sklearn_curate.TiedScoresWarning`) become warning lines of run.log and
+        ``warnings`` of report.json; other warnings are re-issued unchanged.
+        """
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with _bad_data_is_user_error(step):
+                yield
+        for w in caught:
+            if issubclass(w.category, UserWarning):
+                self.warn(f"{step}: {' '.join(str(w.message).split())}")
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+    # -- steps -----------------------------------------------------------------------
+    def load(self) -> Inputs:
+        """Load the inputs named by ``--images`` / ``--array`` (default: built-in digits).
+
+        Returns
+        -------
+        Inputs
+            All input ids and the readable inputs.
+        """
+        a = self.args
+        t = time.perf_counter()
+        noise = DEFAULT_LABEL_NOISE if a.mislabelled is not None else 0.0
+        inputs = load_inputs(a.images, a.array, a.image_size, a.seed, self.progress, noise)
+        n, n_ok = len(inputs.ids), int(inputs.valid.sum())
+        n_exact = len(inputs.exact_duplicate_of)
+        exact = f", {n_exact} exact duplicates" if n_exact else ""
+        self.step(
+            "load",
+            time.perf_counter() - t,
+            detail=f"{n} inputs, {n - n_ok - n_exact} corrupt{exact}, {inputs.info['kind']}",
+        )
+        return inputs
+
+    def embed(self, inputs: Inputs, model, layer) -> np.ndarray:
+        """Embed the readable inputs with one layer of the model.
+
+        Parameters
+        ----------
+        inputs : Inputs
+            The loaded inputs.
+        model : torch.nn.Module or None
+            The model; None passes feature vectors through.
+        layer : str or None
+            The layer whose output is the embedding.
+
+        Returns
+        -------
+        ndarray of shape (n_valid, d), dtype float32
+            The embedding (``inputs.data`` itself without a model).
+        """
+        if model is None:
+            self.step("embed", 0.0, detail="skipped: --array holds feature vectors")
+            return inputs.data
+        from ..embedding._embedder import TorchLayerEmbedder
+
+        a = self.args
+        t = time.perf_counter()
+        emb = TorchLayerEmbedder(
+            model, layer, device=a.device, cache_dir=a.cache_dir, progress=self.progress
+        )
+        try:
+            Z = emb.fit_transform(inputs.data)
+        except Exception as exc:
+            if a.model is None:
+                raise
+            raise CurateError(
+                f"embedding with --model {a.model} failed ({' '.join(str(exc).split())}); the "
+                f"model receives float32 batches of shape (n, {', '.join(map(str, inputs.data.shape[1:]))}) "
+                "in [0, 1]."
+            ) from None
+        Z = np.asarray(Z, dtype=np.float32).reshape(len(Z), -1)
+        self.estimator_step("embed", t, emb, f"layer {layer} -> {Z.shape[1]} values")
+        return Z
+
+    def reduce(self, Z: np.ndarray) -> np.ndarray:
+        """Reduce the embedding with ``--reducer`` to at most ``--n-components`` dimensions.
+
+        Parameters
+        ----------
+        Z : ndarray of shape (n_valid, d)
+            The embedding.
+
+        Returns
+        -------
+        ndarray of shape (n_valid, k), dtype float32
+            The reduced rows; ``Z`` itself with ``--reducer none``.
+        """
+        a = self.args
+        if a.reducer == "none":
+            self.step("reduce", 0.0, detail="skipped: --reducer none")
+            return Z
+        from sklearn.preprocessing import StandardScaler
+
+        from ..reduction._reducer import GPUReducer
+
+        k = min(a.n_components, Z.shape[1], max(Z.shape[0] - 2, 1))
+        t = time.perf_counter()
+        # Standardising first keeps a few high-variance features from deciding the
+        # components alone; on the folder checks in models.py this took the photographs
+        # found among digits from 1-5 of 15 to 15 of 15. Whitening the components as
+        # well lost a third of them on a second folder (it inflates noise directions).
+        red = GPUReducer(method=a.reducer, n_components=k, random_state=a.seed, device=a.device)
+        R = np.asarray(red.fit_transform(StandardScaler().fit_transform(Z)), dtype=np.float32)
+        self.estimator_step(
+            "reduce", t, red, f"standardised, {a.reducer}, {Z.shape[1]} -> {k} dims"
+        )
+        return R
+
+    def outliers(self, R: np.ndarray, n_drop: int):
+        """Score the rows with :class:`OutlierFilter` and drop the ``n_drop`` most outlying.
+
+        Parameters
+        ----------
+        R : ndarray of shape (n_valid, k)
+            The reduced rows.
+        n_drop : int
+            How many rows the filter must drop.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_valid,), dtype float64
+            ``OutlierFilter.scores_``.
+        support : ndarray of shape (n_valid,), dtype bool
+            The rows kept.
+        """
+        from ..curation.outliers import OutlierFilter
+
+        a = self.args
+        t = time.perf_counter()
+        filt = OutlierFilter(contamination=a.outlier_fraction, device=a.device)
+        filt.fit(R)
+        support = np.asarray(filt.support_, dtype=bool)
+        if int((~support).sum()) != n_drop:  # the contract says round(fraction * n)
+            raise RuntimeError(f"OutlierFilter dropped {(~support).sum()} rows, expected {n_drop}")
+        self.estimator_step("outliers", t, filt, f"dropped {n_drop} of {len(R)}")
+        return np.asarray(filt.scores_, dtype=np.float64), support
+
+    def similar(self, R: np.ndarray, n_drop: int):
+        """Drop ``n_drop`` near-duplicate rows with :class:`SimilarityFilter`.
+
+        Parameters
+        ----------
+        R : ndarray of shape (m, k)
+            The reduced rows the outlier step kept.
+        n_drop : int
+            How many rows the filter must drop.
+
+        Returns
+        -------
+        scores : ndarray of shape (m,), dtype float64
+            ``SimilarityFilter.scores_``.
+        support : ndarray of shape (m,), dtype bool
+            The rows kept.
+        duplicate_of : ndarray of shape (m,), dtype int64
+            For dropped rows, the kept row they stand for; -1 otherwise.
+        """
+        from ..curation.similarity import SimilarityFilter
+
+        a = self.args
+        m = R.shape[0]
+        t = time.perf_counter()
+        # n_drop of the m rows left is the share n_drop / m of them; round() restores n_drop
+        filt = SimilarityFilter(fraction=n_drop / m if m else 0.0, device=a.device)
+        filt.fit(R)
+        support = np.asarray(filt.support_, dtype=bool)
+        if int((~support).sum()) != n_drop:
+            raise RuntimeError(
+                f"SimilarityFilter dropped {(~support).sum()} rows, expected {n_drop}"
+            )
+        dup = np.asarray(getattr(filt, "duplicate_of_", np.full(m, -1)), dtype=np.int64)
+        self.estimator_step("similar", t, filt, f"dropped {n_drop} of {m}")
+        return np.asarray(filt.scores_, dtype=np.float64), support, dup
+
+    # -- whole run -------------------------------------------------------------------
+    def run(self) -> dict:
+        """Check the options, run every step and write the output folder.
+
+        Returns
+        -------
+        dict
+            The run report (the content of ``report.json``).
+
+        Raises
+        ------
+        CurateError
+            For bad input or options, before any output is written.
+        """
+        a = self.args
+        folder = OutputFolder(
+            a.out,
+            a.overwrite,
+            protect=[("--images", a.images), ("--array", a.array)],
+            protect_contained=[("--cache-dir", a.cache_dir), ("--model", model_file(a.model))],
+            log=self.log,
+        )
+        with folder as staging:  # checks --out before any work; in place only when complete
+            report = self._run(staging)
+        out = Path(a.out)  # as the user wrote it, for the last line
+        counts = report["counts"]
+        mis = f"{counts['mislabelled']} mislabelled, " if "mislabelled" in counts else ""
+        self.log(
+            f"wrote {out}: {counts['kept']} kept, {counts['outlier']} outliers, "
+            f"{counts['similar']} similar, {mis}{counts['corrupt']} corrupt, "
+            f"{counts['exact_duplicate']} exact duplicates in {report['total_seconds']:.1f} s"
+        )
+        self.append_last_line(folder.out)
+        return report
+
+    def _run(self, staging: Path) -> dict:
+        """Every step of :meth:`run`, writing into the staging folder.
+
+        Parameters
+        ----------
+        staging : Path
+            The staging folder of ``--out`` (empty but for its marker).
+
+        Returns
+        -------
+        dict
+            The run report.
+        """
+        a = self.args
+        if a.device == "cuda":  # fail now, not after reading and training
+            from ..utils._device import resolve_device
+
+            steps = ["embed"] + ([a.reducer] if a.reducer != "none" else [])
+            try:
+                for step in steps:
+                    resolve_device("cuda", step)
+            except (RuntimeError, ImportError) as exc:
+                raise CurateError(f"--device cuda: {exc}") from None
+        if a.model is not None:
+            import torch
+
+            torch.manual_seed(a.seed)  # a user model with random weights is reproducible too
+        loaded = user_model(a.model, a.layer, self.step) if a.model is not None else None
+        inputs = self.load()
+        if a.mislabelled is not None:
+            check_labels(inputs)
+        n_valid = int(inputs.valid.sum())
+        n_out = int(round(a.outlier_fraction * n_valid))
+        n_sim = int(round(a.similar_fraction * n_valid))
+        n_mis = int(round((a.mislabelled or 0.0) * n_valid))
+        if n_valid < 2:
+            raise CurateError(
+                f"only {n_valid} readable input; curation compares inputs, so pass at least 2."
+            )
+        if n_out + n_sim + n_mis >= n_valid:
+            mis = f" and --mislabelled {a.mislabelled}" if n_mis else ""
+            raise CurateError(
+                f"--outlier-fraction {a.outlier_fraction} and --similar-fraction "
+                f"{a.similar_fraction}{mis} would drop {n_out} + {n_sim}"
+                f"{f' + {n_mis}' if n_mis else ''} of the {n_valid} readable "
+                "inputs, leaving none; lower them."
+            )
+        threads = a.threads or (None if a.model is not None else 1)
+        with torch_threads(threads) as self.threads:
+            model, layer = loaded or default_model(
+                inputs,
+                a.layer,
+                epochs=a.epochs,
+                seed=a.seed,
+                device=a.device,
+                cache_dir=a.cache_dir,
+                progress=self.progress,
+                step=self.step,
+            )
+            Z = self.embed(inputs, model, layer)
+        with self.guarded("reduce"):
+            R = self.reduce(Z)
+        with self.guarded("outliers"):
+            o_scores, o_support = self.outliers(R, n_out)
+        with self.guarded("similar"):
+            s_scores, s_support, dup = self.similar(R[o_support], n_sim)
+        decisions = Decisions.from_filters(
+            inputs.valid, o_scores, o_support, s_scores, s_support, dup, inputs.exact_duplicate_of
+        )
+        if a.mislabelled is not None:
+            kept_rows = np.flatnonzero(o_support)[s_support]  # rows of R
+            with self.guarded("mislabelled"):
+                self.dp = run_mislabelled(
+                    self,
+                    R[kept_rows],
+                    np.flatnonzero(inputs.valid)[kept_rows],
+                    inputs.labels,
+                    n_mis,
+                )
+            dp = self.dp.scorer
+            decisions.mark_mislabelled(self.dp.positions, dp.scores_, dp.support_, dp.categories_)
+
+        params = {k: v for k, v in sorted(vars(a).items()) if k != "command"}
+        params["layer"] = layer
+        params["threads"] = self.threads  # what ran, also when chosen by default
+        report = build_report(
+            inputs,
+            decisions,
+            Z,
+            R,
+            layer,
+            command=[PROG, *self.argv],
+            parameters=params,
+            steps=self.steps,
+            warnings=self.warnings,
+        )
+        self.write(staging, inputs, decisions, Z, R, report)
+        return report
+
+    def write(self, tmp: Path, inputs: Inputs, decisions: Decisions, Z, R, report) -> None:
+        """Write every output file into the staging folder of ``--out``.
+
+        Parameters
+        ----------
+        tmp : Path
+            The staging folder (renamed to ``--out`` by :class:`OutputFolder`).
+        inputs : Inputs
+            The loaded inputs.
+        decisions : Decisions
+            The outcome per input.
+        Z : ndarray of shape (n_valid, d)
+            The embedding.
+        R : ndarray of shape (n_valid, k)
+            The reduced rows; ``Z`` itself with ``--reducer none``.
+        report : dict
+            The run report; its ``total_seconds`` is set here, just before writing.
+        """
+        from ..report._html import build_figures, make_thumbnails, shares_percent, write_report
+
+        t = time.perf_counter()
+        out = Path(os.path.abspath(self.args.out))
+        write_tables(tmp, inputs, decisions, Z, R)
+        self.step("write", time.perf_counter() - t, detail=str(out))
+        t = time.perf_counter()
+        thumbs = {}
+        if inputs.is_images:
+            thumbs = make_thumbnails(inputs.data, np.flatnonzero(inputs.valid))
+            # an exact duplicate looks like its first copy
+            for i, first in inputs.exact_duplicate_of.items():
+                if str(first) in thumbs:
+                    thumbs[str(i)] = thumbs[str(first)]
+        report["shares_percent"] = shares_percent(report["counts"])
+        report["figures"] = build_figures(
+            R,
+            decisions.decision,
+            ids=inputs.ids,
+            duplicate_of=decisions.duplicate_of,
+            labels=inputs.labels,
+            has_images=inputs.is_images,
+            device=self.args.device,
+        )
+        if self.dp is not None:
+            report["figures"]["data_parameters"] = self.dp.figures()
+        self.step(
+            "report",
+            time.perf_counter() - t,
+            detail=f"figures and {len(thumbs)} thumbnails",
+        )
+        report["total_seconds"] = round(time.perf_counter() - self.t0, 3)
+        write_report(report, tmp, thumbnails=thumbs)
+        (tmp / "run.log").write_text("\n".join(self.log_lines) + "\n", encoding="utf-8")

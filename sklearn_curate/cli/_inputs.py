@@ -1,0 +1,779 @@
+"""The inputs of ``sklearn-curate curate``: an image folder, a ``.npy`` array or built-in data.
+
+Every loader returns an :class:`Inputs`: one id per input (the order of ``scores.csv``)
+and the readable inputs as images ``(n_valid, C, H, W)`` in [0, 1] or feature vectors
+``(n_valid, d)``. Unreadable inputs (corrupt, empty or truncated image files; array rows
+with NaN or inf) keep their id and get a one-line reason for ``corrupt.txt``; the run
+goes on without them. In an image folder, a file whose bytes are identical to an
+earlier file's (by input order) is an exact duplicate: it is neither read nor embedded,
+and is listed with the id of the first copy. Problems with the input as a whole raise
+:class:`CurateError`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import re
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_FOLDER_IMAGE_SIZE = 32
+#: File name endings read by ``--images`` (case-insensitive). Files with another ending
+#: (or none) are read too when Pillow recognises their content as an image; otherwise
+#: they are listed in ``skipped.txt``.
+IMAGE_EXTENSIONS = (
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".bmp",
+    ".gif",
+    ".tif",
+    ".tiff",
+    ".webp",
+    ".ppm",
+    ".pgm",
+    ".pbm",
+)
+
+
+class CurateError(Exception):
+    """A problem with the user's input or options, reported as one line (exit status 1)."""
+
+
+# characters that would break a line-per-id list (str.splitlines() splits on all of
+# them), a backslash (the escape itself) and lone surrogates (bytes of a file name that
+# are not UTF-8, as os.fsdecode gives them)
+_NEEDS_QUOTES = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029\\\\\ud800-\udfff]")
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+_UNESCAPE = re.compile(r'\\(x[0-9a-f]{2}|u[0-9a-f]{4}|[\\"tnr])')
+
+
+def quote_id(name: str) -> str:
+    """An input id as written in the output lists, ``scores.csv`` and the report.
+
+    Ids are written as they are unless they hold a character that would break a
+    line-per-id list (tab, newline, carriage return, any other control character,
+    U+0085, U+2028, U+2029), a backslash, or bytes that are not UTF-8 (file names
+    decoded with ``os.fsdecode``), or begin with a double quote. Such an id is written
+    in double quotes with backslash escapes, as git quotes paths: ``\\t`` ``\\n``
+    ``\\r`` ``\\\\`` ``\\"``, ``\\xHH`` for other control characters (HH < 80) and for
+    each non-UTF-8 byte (HH >= 80), ``\\uHHHH`` for the rest. :func:`unquote_id`
+    reverses it.
+
+    Parameters
+    ----------
+    name : str
+        The raw id (a relative path or a row index).
+
+    Returns
+    -------
+    str
+        ``name`` itself, or its quoted form: one line, no tab.
+    """
+    if not _NEEDS_QUOTES.search(name) and not name.startswith('"'):
+        return name
+    out = []
+    for ch in name:
+        o = ord(ch)
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif o < 0x20 or o == 0x7F:
+            out.append(f"\\x{o:02x}")
+        elif 0xDC80 <= o <= 0xDCFF:  # os.fsdecode's stand-in for a non-UTF-8 byte
+            out.append(f"\\x{o - 0xDC00:02x}")
+        elif o in (0x85, 0x2028, 0x2029) or 0xD800 <= o <= 0xDFFF:
+            out.append(f"\\u{o:04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def unquote_id(text: str) -> str:
+    """The raw id of a line of an output list (the inverse of :func:`quote_id`).
+
+    Parameters
+    ----------
+    text : str
+        An id as written (the first tab-separated field of a list line).
+
+    Returns
+    -------
+    str
+        The id; for a file, ``os.fsencode`` of it gives the file name's bytes.
+
+    Raises
+    ------
+    ValueError
+        If ``text`` is quoted but holds an unknown escape.
+    """
+    if not (len(text) >= 2 and text.startswith('"') and text.endswith('"')):
+        return text
+    body = text[1:-1]
+
+    def one(m):
+        e = m.group(1)
+        if e[0] == "x":
+            o = int(e[1:], 16)
+            return chr(o) if o < 0x80 else chr(0xDC00 + o)
+        if e[0] == "u":
+            return chr(int(e[1:], 16))
+        return {"t": "\t", "n": "\n", "r": "\r"}.get(e, e)
+
+    rest = _UNESCAPE.sub("", body)
+    if "\\" in rest:
+        raise ValueError(f"{text!r} holds an unknown escape; ids are quoted by quote_id.")
+    return _UNESCAPE.sub(one, body)
+
+
+@dataclass
+class Inputs:
+    """What the load step found.
+
+    Attributes
+    ----------
+    ids : list of str
+        One id per input, in input order: paths relative to the image folder (with
+        '/'), or row indices.
+    data : ndarray of shape (n_valid, C, H, W) or (n_valid, d), dtype float32
+        The readable inputs only: images in [0, 1] or feature vectors.
+    valid : ndarray of shape (n_inputs,), dtype bool
+        Which inputs are readable and embedded (the rows of ``data``); False for
+        unreadable inputs and exact duplicates.
+    reasons : dict of int to str
+        Why each unreadable input could not be used, by position in ``ids``.
+    exact_duplicate_of : dict of int to int
+        For each file whose bytes equal an earlier file's, the position of the first
+        copy, by position in ``ids`` (image folders only; empty otherwise).
+    labels : list of str or None
+        The class of each input (sub-folder name or digit), if any.
+    is_images : bool
+        Whether ``data`` holds images (False for feature vectors).
+    info : dict
+        A description of the source for the report.
+    faults : dict or None
+        For the built-in data only: the rows of the planted foreign images
+        (``foreign_rows``), the planted near-duplicates (``duplicate_rows``) and the
+        rows they copy (``duplicate_source``).
+    skipped : list of (str, str)
+        Image folders only: ``(id, reason)`` for every entry under the folder that was
+        not read as an image (hidden files and folders, links to folders, files that
+        are not images, special files); ``skipped.txt``. Not inputs: no row anywhere
+        else.
+    """
+
+    ids: list
+    data: np.ndarray
+    valid: np.ndarray
+    reasons: dict = field(default_factory=dict)
+    exact_duplicate_of: dict = field(default_factory=dict)
+    labels: list | None = None
+    is_images: bool = True
+    info: dict = field(default_factory=dict)
+    faults: dict | None = None
+    skipped: list = field(default_factory=list)
+
+
+#: Share of the built-in digits whose label is moved to another class when the run has a
+#: mislabelled step (``--mislabelled``), so that the step has planted faults to find.
+DEFAULT_LABEL_NOISE = 0.02
+
+
+def load_inputs(
+    images: str | None,
+    array: str | None,
+    image_size: int | None,
+    seed: int,
+    progress: bool,
+    label_noise: float = 0.0,
+) -> Inputs:
+    """Load the inputs named on the command line.
+
+    Parameters
+    ----------
+    images : str or None
+        ``--images``: a folder of image files.
+    array : str or None
+        ``--array``: a ``.npy`` file. With neither ``images`` nor ``array`` the
+        built-in digits are used.
+    image_size : int or None
+        ``--image-size``: side in pixels the images are resized to; None for
+        :data:`DEFAULT_FOLDER_IMAGE_SIZE` with a folder, unchanged otherwise.
+    seed : int
+        Random seed of the built-in data's planted faults.
+    progress : bool
+        Whether to show a progress bar while reading image files.
+    label_noise : float, default=0.0
+        Built-in data only: share of the 1,797 digits whose label is moved to another
+        class (:func:`sklearn_curate.datasets.inject_label_noise`, seeded by ``seed``).
+
+    Returns
+    -------
+    Inputs
+        The ids of all inputs and the readable ones.
+
+    Raises
+    ------
+    CurateError
+        If the folder or file is missing, of the wrong kind, or holds nothing readable.
+    """
+    if images is not None:
+        return _folder_inputs(images, image_size or DEFAULT_FOLDER_IMAGE_SIZE, progress)
+    if array is not None:
+        return _array_inputs(array, image_size)
+    return _default_inputs(seed, image_size, label_noise)
+
+
+def _resize(images: np.ndarray, size: int) -> np.ndarray:
+    """Resize images with the one resize of image files too (:func:`resize_images`).
+
+    Parameters
+    ----------
+    images : ndarray of shape (n, C, H, W)
+        The images.
+    size : int
+        The new height and width in pixels.
+
+    Returns
+    -------
+    ndarray of shape (n, C, size, size), dtype float32
+        The resized images (``images`` itself when already that size).
+    """
+    if images.shape[2:] == (size, size):
+        return images
+    from ..embedding._images import resize_images
+
+    return resize_images(images, size)
+
+
+def _default_inputs(seed: int, image_size: int | None, label_noise: float = 0.0) -> Inputs:
+    """The built-in data: scikit-learn's digits plus planted foreign images and duplicates.
+
+    Parameters
+    ----------
+    seed : int
+        Random seed of the planted faults.
+    image_size : int or None
+        Side in pixels to resize the 8x8 digits to; None keeps them 8x8.
+    label_noise : float, default=0.0
+        Share of the digits (rows 0-1796) whose label is moved to another class;
+        their rows are ``faults["mislabelled_rows"]`` (absent when 0).
+
+    Returns
+    -------
+    Inputs
+        1,852 gray images with ``faults`` set, all readable.
+    """
+    from ..datasets import inject_label_noise, make_faulty_digits
+
+    # A few foreign images: many more would form a cluster of their own, which a
+    # density-based outlier score (GLOSH) rightly calls typical.
+    foreign = make_faulty_digits("foreign", rate=0.01, random_state=seed)
+    dups = make_faulty_digits("noisy_duplicates", rate=0.02, random_state=seed)
+    n_digits = int((~foreign.is_fault).sum())
+    images = np.concatenate([foreign.images, dups.images[n_digits:]])
+    labels = np.concatenate([foreign.target, dups.target[n_digits:]])
+    flipped = None
+    if label_noise:
+        labels[:n_digits], is_flipped = inject_label_noise(
+            labels[:n_digits], label_noise, random_state=seed
+        )
+        flipped = np.flatnonzero(is_flipped)
+    n_foreign = int(foreign.is_fault.sum())
+    n = images.shape[0]
+    data = (images / 16.0).astype(np.float32)[:, None]
+    if image_size:
+        data = _resize(data, image_size)
+    return Inputs(
+        ids=[str(i) for i in range(n)],
+        data=data,
+        valid=np.ones(n, dtype=bool),
+        labels=["foreign" if t < 0 else str(t) for t in labels],
+        info={
+            "kind": "built-in digits",
+            "source": "sklearn.datasets.load_digits + faults",
+            "image_shape": list(data.shape[1:]),
+        },
+        faults={
+            "foreign_rows": np.arange(n_digits, n_digits + n_foreign),
+            "duplicate_rows": np.arange(n_digits + n_foreign, n),
+            "duplicate_source": dups.source[n_digits:],
+            **({} if flipped is None else {"mislabelled_rows": flipped}),
+        },
+    )
+
+
+def _read_image_files(paths: list, image_size: int, progress: bool):
+    """Read image files as RGB; unreadable ones get a reason instead.
+
+    Parameters
+    ----------
+    paths : list of Path
+        The image files.
+    image_size : int
+        Side in pixels every image is resized to.
+    progress : bool
+        Whether to show a progress bar.
+
+    Returns
+    -------
+    images : ndarray of shape (n_ok, 3, image_size, image_size), dtype float32
+        The readable images in [0, 1], in the order of ``paths``.
+    ok : ndarray of shape (len(paths),), dtype bool
+        Which files could be read.
+    reasons : dict of int to str
+        A one-line reason per unreadable file, by position in ``paths``.
+    """
+    from tqdm.auto import tqdm
+
+    from ..embedding._images import load_images
+
+    chunk = 256  # load_images has no progress bar of its own
+    parts, ok, reasons = [], np.zeros(len(paths), dtype=bool), {}
+    bar = tqdm(total=len(paths), desc="read images", unit="img", disable=not progress)
+    for start in range(0, len(paths), chunk):
+        batch = paths[start : start + chunk]
+        images, ok_b, why = load_images(batch, n_channels=3, image_size=image_size)
+        ok[start : start + len(batch)] = ok_b
+        if ok_b.any():
+            parts.append(images)
+        for j, reason in enumerate(why):
+            if reason is not None:
+                empty = os.path.exists(batch[j]) and os.path.getsize(batch[j]) == 0
+                reasons[start + j] = "empty file (0 bytes)" if empty else " ".join(reason.split())
+        bar.update(len(batch))
+    bar.close()
+    images = (
+        np.concatenate(parts) if parts else np.empty((0, 3, image_size, image_size), np.float32)
+    )
+    return images, ok, reasons
+
+
+def _exact_duplicates(paths: list) -> dict:
+    """Find files whose bytes equal another file's.
+
+    Parameters
+    ----------
+    paths : list of Path
+        The files, in input order.
+
+    Returns
+    -------
+    dict of int to int
+        Position of each repeated file -> position of its first copy. The first copy
+        of a group of identical files is the first one in input order that is not a
+        symbolic link (a link to a file of the folder is always the duplicate, never
+        the original); the first link when all are links. Empty (zero-byte) and
+        unreadable files are left out: they are corrupt, not copies.
+    """
+    first_of: dict = {}
+    exact = {}
+    order = sorted(range(len(paths)), key=lambda i: (os.path.islink(paths[i]), i))
+    for i in order:
+        path = paths[i]
+        try:
+            if os.path.getsize(path) == 0:
+                continue
+            h = hashlib.blake2b(digest_size=20)
+            with open(path, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+        except OSError:
+            continue
+        key = h.digest()
+        if key in first_of:
+            exact[i] = first_of[key]
+        else:
+            first_of[key] = i
+    return dict(sorted(exact.items()))
+
+
+def _is_image_content(path: Path) -> bool:
+    """Whether Pillow recognises the file's content as an image (header only)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path):
+            return True
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return False
+    except Image.DecompressionBombError:
+        return True  # an image, too large to read: corrupt.txt says so
+
+
+_NOT_AN_IMAGE = (
+    "not an image file Pillow reads (no image ending, content not recognised; rename "
+    "it with its image ending if it is one)"
+)
+
+
+def _walk_folder(root: Path) -> tuple[list, list]:
+    """Sort every entry under ``root`` into image candidates and skipped entries.
+
+    The rules (README.md, "Which files are read"):
+
+    - hidden files and folders (name starting with '.') are not read; a hidden folder
+      is listed once, as ``name/``, and not searched;
+    - a link to a folder is listed as ``name/`` and not followed;
+    - special files (FIFOs, sockets, devices) are not opened;
+    - a regular file (or a link to one) is a candidate when its name ends with one of
+      :data:`IMAGE_EXTENSIONS` or Pillow recognises its content as an image, whatever
+      its name; a broken link is a candidate when its name has an image ending (it
+      then goes to corrupt.txt);
+    - everything else is skipped as "not an image file".
+
+    Parameters
+    ----------
+    root : Path
+        The ``--images`` folder.
+
+    Returns
+    -------
+    candidates : list of str
+        Relative paths (with '/') to read as images, sorted.
+    skipped : list of (str, str)
+        ``(relative path, reason)`` for every other entry, sorted by path.
+    """
+    candidates, skipped = [], []
+    for dirpath, dirnames, filenames in os.walk(root):
+        base = Path(dirpath)
+        rel_dir = base.relative_to(root)
+        keep = []
+        for d in sorted(dirnames):
+            rel = (rel_dir / d).as_posix()
+            if d.startswith("."):
+                skipped.append((rel + "/", "hidden folder (not searched)"))
+            elif os.path.islink(base / d):
+                skipped.append((rel + "/", "link to a folder (not followed)"))
+            else:
+                keep.append(d)
+        dirnames[:] = keep
+        for name in filenames:
+            path = base / name
+            rel = (rel_dir / name).as_posix()
+            has_ext = name.lower().endswith(IMAGE_EXTENSIONS)
+            if name.startswith("."):
+                skipped.append((rel, "hidden file"))
+                continue
+            try:
+                mode = os.stat(path).st_mode  # follows links
+            except OSError:
+                if has_ext:
+                    candidates.append(rel)  # a broken link: corrupt.txt says why
+                else:
+                    skipped.append((rel, "broken link, not an image file"))
+                continue
+            if not stat.S_ISREG(mode):
+                if stat.S_ISDIR(mode):
+                    skipped.append((rel + "/", "link to a folder (not followed)"))
+                else:
+                    skipped.append((rel, "not a regular file (FIFO, socket or device)"))
+            elif has_ext or _is_image_content(path):
+                candidates.append(rel)
+            else:
+                skipped.append((rel, _NOT_AN_IMAGE))
+    return sorted(candidates), sorted(skipped)
+
+
+def _folder_inputs(folder: str, image_size: int, progress: bool) -> Inputs:
+    """The image files in a folder, searched recursively; sub-folders are classes.
+
+    Parameters
+    ----------
+    folder : str
+        The folder. Which entries are read and which are listed as skipped:
+        :func:`_walk_folder`.
+    image_size : int
+        Side in pixels every image is resized to.
+    progress : bool
+        Whether to show a progress bar.
+
+    Returns
+    -------
+    Inputs
+        Ids are the sorted relative paths (quoted by :func:`quote_id` where needed);
+        images have one channel when every readable image is gray, else three; labels
+        are the first path component when any file lies in a sub-folder.
+
+    Raises
+    ------
+    CurateError
+        If the folder does not exist, is a file, holds no image files, or none of
+        them can be read.
+    """
+    root = Path(folder)
+    if not root.exists():
+        raise CurateError(f"--images {folder!r} does not exist; pass a folder of image files.")
+    if not root.is_dir():
+        raise CurateError(f"--images {folder!r} is not a folder; use --array for a .npy file.")
+    rel, skipped = _walk_folder(root)
+    skipped = [(quote_id(r), why) for r, why in skipped]
+    if not rel:
+        raise CurateError(
+            f"--images {folder!r} holds no image files (looked for files Pillow reads; "
+            f"{len(skipped)} other entries skipped)."
+        )
+    paths = [root / r for r in rel]
+    exact = _exact_duplicates(paths)
+    unique = [i for i in range(len(paths)) if i not in exact]
+    stack, ok_u, reasons_u = _read_image_files([paths[i] for i in unique], image_size, progress)
+    ok = np.zeros(len(paths), dtype=bool)
+    ok[unique] = ok_u
+    reasons = {unique[j]: r for j, r in reasons_u.items()}
+    ids = [quote_id(r) for r in rel]
+    for i, first in list(exact.items()):
+        if first in reasons:  # a copy of an unreadable file is unreadable too
+            reasons[i] = f"same bytes as {ids[first]}: {reasons[first]}"
+            del exact[i]
+    if not ok.any():
+        first = "; ".join(f"{ids[i]}: {r}" for i, r in list(reasons.items())[:3])
+        raise CurateError(
+            f"none of the {len(paths)} image files in {folder!r} could be read ({first})."
+        )
+    # one gray channel when every image is gray (R = G = B), else RGB
+    gray = bool((stack[:, 0] == stack[:, 1]).all() and (stack[:, 1] == stack[:, 2]).all())
+    data = np.ascontiguousarray(stack[:, :1] if gray else stack)
+    has_classes = any("/" in r for r in rel)
+    labels = (
+        [quote_id(r.split("/", 1)[0]) if "/" in r else "" for r in rel] if has_classes else None
+    )
+    return Inputs(
+        ids=ids,
+        data=data,
+        valid=ok,
+        reasons=reasons,
+        labels=labels,
+        info={
+            "kind": "image folder",
+            "source": str(root),
+            "image_shape": list(data.shape[1:]),
+            "color": "grayscale" if gray else "rgb",
+            "skipped_entries": len(skipped),
+            "exact_duplicates": len(exact),
+            "classes": sorted(set(labels)) if labels else None,
+        },
+        exact_duplicate_of=exact,
+        skipped=skipped,
+    )
+
+
+#: Names looked up, in this order, for the data and the labels of an ``.npz`` file.
+NPZ_DATA_KEYS = ("images", "X", "features", "data")
+NPZ_LABEL_KEYS = ("labels", "y", "target")
+
+_MAGIC = {
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"GIF8": "a GIF image",
+    b"BM": "a BMP image",
+    b"II*\x00": "a TIFF image",
+    b"MM\x00*": "a TIFF image",
+    b"RIFF": "a RIFF (e.g. WebP) file",
+}
+
+
+def _what_is(path: Path) -> str:
+    """A short guess of what a file that is not a NumPy file holds, for messages."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(512)
+    except OSError as exc:
+        return f"unreadable ({exc.strerror or exc})"
+    if not head:
+        return "empty (0 bytes)"
+    for magic, what in _MAGIC.items():
+        if head.startswith(magic):
+            return what + "; for image files pass their folder with --images"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return "binary data of another kind"
+    return "text; load it and save the array with numpy.save"
+
+
+def _load_array_file(path: Path, file: str):
+    """Read ``--array``: a ``.npy`` array or an ``.npz`` archive of named arrays.
+
+    Parameters
+    ----------
+    path : Path
+        The file.
+    file : str
+        The option's value, for messages.
+
+    Returns
+    -------
+    X : ndarray
+        The data.
+    labels : ndarray of shape (n,) or None
+        The labels of an ``.npz`` file, if it has any.
+    key : str or None
+        The name of the data array in an ``.npz`` file.
+
+    Raises
+    ------
+    CurateError
+        If the file is neither, holds objects (pickles), or an ``.npz`` file holds no
+        data array under :data:`NPZ_DATA_KEYS` and more than one array.
+    """
+    expected = "a .npy file (numpy.save) or an .npz file (numpy.savez) of numbers"
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(6)
+    except OSError as exc:
+        raise CurateError(f"--array {file!r} cannot be read ({exc.strerror or exc}).") from None
+    if magic.startswith(b"PK\x03\x04"):  # a zip archive: .npz
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                names = list(npz.files)
+                key = next((k for k in NPZ_DATA_KEYS if k in names), None)
+                if key is None and len(names) == 1:
+                    key = names[0]
+                if key is None:
+                    raise CurateError(
+                        f"--array {file!r} is an .npz file with arrays {names}; name the "
+                        f"data one of {', '.join(NPZ_DATA_KEYS)} (and the labels one of "
+                        f"{', '.join(NPZ_LABEL_KEYS)}), e.g. numpy.savez(f, X=X, y=y)."
+                    )
+                X = npz[key]
+                lkey = next((k for k in NPZ_LABEL_KEYS if k in names and k != key), None)
+                labels = npz[lkey] if lkey is not None else None
+        except CurateError:
+            raise
+        except ValueError as exc:
+            if "allow_pickle" in str(exc):
+                raise CurateError(
+                    f"--array {file!r} holds Python objects, not numbers; pass {expected}."
+                ) from None
+            raise CurateError(f"--array {file!r} is not a readable .npz file ({exc}).") from None
+        except Exception as exc:
+            raise CurateError(f"--array {file!r} is not a readable .npz file ({exc}).") from None
+        if labels is not None and (labels.ndim != 1 or len(labels) != len(X)):
+            raise CurateError(
+                f"--array {file!r}: labels {lkey!r} have shape {labels.shape}; pass one "
+                f"label per row of {key!r} ({len(X)} rows)."
+            )
+        return X, labels, key
+    if not magic.startswith(b"\x93NUMPY"):
+        raise CurateError(
+            f"--array {file!r} is not a NumPy file: it looks like {_what_is(path)}. "
+            f"Pass {expected}."
+        )
+    try:
+        X = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise CurateError(
+                f"--array {file!r} holds Python objects, not numbers; pass {expected}."
+            ) from None
+        raise CurateError(f"--array {file!r} is not a readable .npy file ({exc}).") from None
+    except Exception as exc:
+        raise CurateError(f"--array {file!r} is not a readable .npy file ({exc}).") from None
+    return X, None, None
+
+
+def _array_inputs(file: str, image_size: int | None) -> Inputs:
+    """A ``.npy`` array or ``.npz`` archive of feature vectors or images.
+
+    Parameters
+    ----------
+    file : str
+        A ``.npy`` file, or an ``.npz`` file whose data array is named one of
+        :data:`NPZ_DATA_KEYS` (or is its only array), with optional labels named one
+        of :data:`NPZ_LABEL_KEYS`. The data: ``(n, d)`` feature vectors, or images
+        ``(n, H, W)``, ``(n, C, H, W)`` or ``(n, H, W, C)`` with C in {1, 3, 4}.
+    image_size : int or None
+        Side in pixels images are resized to; None keeps their size. Not used for
+        feature vectors.
+
+    Returns
+    -------
+    Inputs
+        Ids are the row indices; rows with NaN or inf are unreadable. Images are
+        ``(n_valid, C, H, W)``, min-max scaled to [0, 1] over the readable rows.
+        Labels (as strings) from an ``.npz`` file's label array.
+
+    Raises
+    ------
+    CurateError
+        If the file is missing or unreadable, not a NumPy file, not numeric, of an
+        unsupported shape, or every row holds NaN or inf.
+    """
+    path = Path(file)
+    if not path.is_file():
+        raise CurateError(f"--array {file!r} does not exist or is not a file.")
+    X, labels, key = _load_array_file(path, file)
+    shown = file if key is None else f"{file}[{key!r}]"
+    if not isinstance(X, np.ndarray) or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
+        raise CurateError(f"--array {shown!r} must hold a numeric array; it holds {X.dtype}.")
+    if X.ndim not in (2, 3, 4) or X.shape[0] == 0:
+        raise CurateError(
+            f"--array {shown!r} has shape {X.shape}; pass (n, d) features or (n, H, W), "
+            "(n, C, H, W), (n, H, W, C) images with n >= 1."
+        )
+    X = X.astype(np.float32)
+    is_images = X.ndim > 2
+    if X.ndim == 3:
+        X = X[:, None]
+    elif X.ndim == 4 and X.shape[1] not in (1, 3, 4):
+        if X.shape[-1] not in (1, 3, 4):
+            raise CurateError(
+                f"--array {file!r} has shape {X.shape}; 4D images need 1, 3 or 4 channels "
+                "in axis 1 (n, C, H, W) or in the last axis (n, H, W, C)."
+            )
+        X = X.transpose(0, 3, 1, 2)
+    n = X.shape[0]
+    valid = np.isfinite(X.reshape(n, -1)).all(axis=1)
+    reasons = {int(i): "non-finite values (NaN or inf)" for i in np.flatnonzero(~valid)}
+    X = X[valid]
+    if X.shape[0] == 0:
+        raise CurateError(f"--array {file!r}: every row holds NaN or inf.")
+    if is_images:
+        lo, hi = float(X.min()), float(X.max())
+        X = (X - lo) / (hi - lo) if hi > lo else np.zeros_like(X)
+        if image_size is not None:
+            X = _resize(X, image_size)
+    return Inputs(
+        ids=[str(i) for i in range(n)],
+        data=np.ascontiguousarray(X, dtype=np.float32),
+        valid=valid,
+        reasons=reasons,
+        is_images=is_images,
+        labels=None if labels is None else [quote_id(str(v)) for v in labels],
+        info={
+            "kind": "array images" if is_images else "array features",
+            "source": str(path) if key is None else f"{path}[{key!r}]",
+            "shape": list(X.shape[1:]),
+        },
+    )
+
+
+def int_at_least(minimum: int):
+    """Make an argparse ``type`` that parses an integer of at least ``minimum``.
+
+    Parameters
+    ----------
+    minimum : int
+        The smallest value accepted.
+
+    Returns
+    -------
+    callable
+        Takes the option's value (str) and returns it as an int; raises
+        ``argparse.ArgumentTypeError`` if it is not an integer or below ``minimum``.
+    """
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{text} must be at least {minimum}")
+        return value
+
+    return parse

@@ -1,0 +1,473 @@
+"""The output folder of ``sklearn-curate curate``: decision lists, scores, embeddings, report.
+
+The folder itself (checks, staging, marker, swap into place) is
+:class:`sklearn_curate.cli._output_folder.OutputFolder`; the report is written by
+:mod:`sklearn_curate.report._html`; this module assembles it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime
+import importlib.metadata
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ._inputs import Inputs
+
+#: The decision of each input and the list file that holds its ids.
+LIST_FILES = {
+    "kept": "kept.txt",
+    "outlier": "removed_outliers.txt",
+    "similar": "removed_similar.txt",
+    "corrupt": "corrupt.txt",
+    "exact_duplicate": "removed_exact_duplicates.txt",
+}
+#: The list of the optional mislabelled step (``--mislabelled``); written only when it ran.
+MISLABELLED_FILE = "removed_mislabelled.txt"
+#: Entries of an image folder that were not read as images (id, tab, reason); not inputs.
+SKIPPED_FILE = "skipped.txt"
+_VERSIONED = (
+    "sklearn-curate",
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "torch",
+    "umap-learn",
+    "hdbscan",
+    "imbalanced-learn",
+    "Pillow",
+    "tqdm",
+)
+
+
+#: The program name in log lines.
+PROG = "sklearn-curate"
+
+
+class RunLog:
+    """Progress lines and step records of one command run (both sub-commands).
+
+    Parameters
+    ----------
+    quiet : bool
+        No progress lines on stderr (they are still kept for ``run.log``).
+
+    Attributes
+    ----------
+    steps : list of dict
+        One record per finished step: ``name``, ``seconds`` (wall clock, rounded to
+        ms), ``device``, ``backend`` and ``detail``; report.json's ``steps``.
+    warnings : list of str
+        The run's warnings (:meth:`warn`); report.json's ``warnings``.
+    log_lines : list of str
+        Every progress line with its time stamp; ``run.log``.
+    """
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.steps: list[dict] = []
+        self.warnings: list[str] = []
+        self.log_lines: list[str] = []
+        self.t0 = time.perf_counter()
+
+    def log(self, msg: str) -> None:
+        """Print a progress line on stderr unless quiet; keep it for ``run.log``."""
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        self.log_lines.append(f"{stamp} [{PROG}] {msg}")
+        if not self.quiet:
+            print(f"[{PROG}] {msg}", file=sys.stderr, flush=True)
+
+    def warn(self, msg: str) -> None:
+        """Log a warning line (also with ``quiet``) and keep it for report.json.
+
+        Parameters
+        ----------
+        msg : str
+            One line.
+        """
+        self.warnings.append(msg)
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        self.log_lines.append(f"{stamp} [{PROG}] warning: {msg}")
+        print(f"[{PROG}] warning: {msg}", file=sys.stderr, flush=True)
+
+    def step(self, name, seconds, device=None, backend=None, detail=""):
+        """Record a finished step for the report and log it.
+
+        Parameters
+        ----------
+        name : str
+            The step ("load", "train", "fit", ...).
+        seconds : float
+            Its wall-clock time.
+        device, backend : str, optional
+            Where and with what it ran, if it ran an estimator.
+        detail : str, default=""
+            One line on what it did.
+        """
+        self.steps.append(
+            {
+                "name": name,
+                "seconds": round(seconds, 3),
+                "device": device,
+                "backend": backend,
+                "detail": detail,
+            }
+        )
+        where = f" [{device}/{backend}]" if backend else (f" [{device}]" if device else "")
+        self.log(f"{name}: {seconds:.2f} s{where}{' - ' + detail if detail else ''}")
+
+    def append_last_line(self, out: Path) -> None:
+        """Add the last progress line to ``out/run.log`` (written before it was logged)."""
+        with contextlib.suppress(OSError):
+            with open(out / "run.log", "a", encoding="utf-8") as fh:
+                fh.write(self.log_lines[-1] + "\n")
+
+
+def library_versions() -> dict:
+    """Python's and each ``_VERSIONED`` distribution's version, for report.json.
+
+    Returns
+    -------
+    dict of str to str or None
+        ``None`` for a distribution that is not installed (sklearn-curate itself
+        falls back to ``__version__`` when run from a source tree).
+    """
+    from .. import __version__
+
+    out = {"python": platform.python_version()}
+    for dist in _VERSIONED:
+        try:
+            out[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            out[dist] = __version__ if dist == "sklearn-curate" else None
+    return out
+
+
+@dataclass
+class Decisions:
+    """The outcome of a run per input, in input order (the rows of ``scores.csv``).
+
+    Attributes
+    ----------
+    decision : ndarray of shape (n_inputs,), dtype object
+        One of the keys of :data:`LIST_FILES` per input.
+    outlier_score : ndarray of shape (n_inputs,)
+        ``OutlierFilter.scores_``; NaN for corrupt inputs.
+    similarity_score : ndarray of shape (n_inputs,)
+        ``SimilarityFilter.scores_``; NaN for corrupt inputs and outliers.
+    duplicate_of : ndarray of shape (n_inputs,), dtype int64
+        Input position of the kept row a similar row stands for, or of the first
+        copy of an exact duplicate; -1 otherwise.
+    mislabelled_score : ndarray of shape (n_inputs,) or None
+        ``DataParameterScorer.scores_`` (minus the chosen ``log sigma_inst``) of the rows
+        the mislabelled step saw, NaN elsewhere; None when the step did not run (then
+        no input is ``"mislabelled"`` and the outputs are those of a run without it).
+    dp_category : ndarray of shape (n_inputs,), dtype object or None
+        ``DataParameterScorer.categories_`` of those rows, ``""`` elsewhere; None
+        when the step did not run.
+    """
+
+    decision: np.ndarray
+    outlier_score: np.ndarray
+    similarity_score: np.ndarray
+    duplicate_of: np.ndarray
+    mislabelled_score: np.ndarray | None = None
+    dp_category: np.ndarray | None = None
+
+    def list_files(self) -> dict:
+        """The decision -> list file map of this run (:data:`LIST_FILES`, plus
+        ``removed_mislabelled.txt`` when the mislabelled step ran)."""
+        if self.mislabelled_score is None:
+            return dict(LIST_FILES)
+        out = {}
+        for d, name in LIST_FILES.items():
+            out[d] = name
+            if d == "similar":  # the step runs after the similarity step
+                out["mislabelled"] = MISLABELLED_FILE
+        return out
+
+    def mark_mislabelled(self, positions, scores, support, categories) -> None:
+        """Record the mislabelled step, run on the inputs at ``positions``.
+
+        Parameters
+        ----------
+        positions : ndarray of int, shape (m,)
+            Input positions of the rows the step saw (all ``"kept"`` so far).
+        scores : ndarray of shape (m,)
+            ``DataParameterScorer.scores_``.
+        support : ndarray of bool, shape (m,)
+            The rows it kept; the others become ``"mislabelled"``.
+        categories : ndarray of str, shape (m,)
+            ``DataParameterScorer.categories_``.
+        """
+        positions = np.asarray(positions, dtype=np.int64)
+        if not np.all(self.decision[positions] == "kept"):
+            raise ValueError("the mislabelled step must only see kept rows")
+        n = len(self.decision)
+        self.mislabelled_score = np.full(n, np.nan)
+        self.mislabelled_score[positions] = scores
+        self.dp_category = np.full(n, "", dtype=object)
+        self.dp_category[positions] = np.asarray(categories, dtype=object)
+        self.decision[positions[~np.asarray(support, dtype=bool)]] = "mislabelled"
+
+    @classmethod
+    def from_filters(
+        cls, valid, o_scores, o_support, s_scores, s_support, dup, exact=None
+    ) -> Decisions:
+        """Map the two filters' results back to input positions.
+
+        Parameters
+        ----------
+        valid : ndarray of shape (n_inputs,), dtype bool
+            Which inputs are readable (the rows the outlier filter saw).
+        o_scores, o_support : ndarray of shape (n_valid,)
+            The outlier filter's scores and kept mask.
+        s_scores, s_support, dup : ndarray of shape (n_valid - n_outliers,)
+            The similarity filter's scores, kept mask and ``duplicate_of_`` (indices
+            into its own rows, -1 for none), over the rows the outlier filter kept.
+        exact : dict of int to int, optional
+            Exact duplicates (input position -> position of the first copy); they
+            are not in ``valid``. Other inputs not in ``valid`` are corrupt.
+
+        Returns
+        -------
+        Decisions
+        """
+        n = len(valid)
+        valid_idx = np.flatnonzero(valid)
+        rest = valid_idx[np.flatnonzero(o_support)]
+        decision = np.array(["corrupt"] * n, dtype=object)
+        decision[valid_idx] = np.where(o_support, "kept", "outlier")
+        decision[rest] = np.where(s_support, "kept", "similar")
+        outlier_score = np.full(n, np.nan)
+        outlier_score[valid_idx] = o_scores
+        similarity_score = np.full(n, np.nan)
+        similarity_score[rest] = s_scores
+        duplicate_of = np.full(n, -1, dtype=np.int64)
+        has_dup = (~s_support) & (dup >= 0)
+        duplicate_of[rest[has_dup]] = rest[dup[has_dup]]
+        for i, first in (exact or {}).items():
+            decision[i] = "exact_duplicate"
+            duplicate_of[i] = first
+        return cls(decision, outlier_score, similarity_score, duplicate_of)
+
+    def counts(self) -> dict:
+        """Number of inputs per decision.
+
+        Returns
+        -------
+        dict of str to int
+            Keyed as :meth:`list_files`.
+        """
+        return {d: int((self.decision == d).sum()) for d in self.list_files()}
+
+
+def build_report(
+    inputs: Inputs,
+    decisions: Decisions,
+    Z: np.ndarray,
+    R: np.ndarray,
+    layer: str | None,
+    *,
+    command: list[str],
+    parameters: dict,
+    steps: list[dict],
+    warnings: list[str] | None = None,
+) -> dict:
+    """Assemble the run report (the content of ``report.json``).
+
+    Parameters
+    ----------
+    inputs : Inputs
+        The loaded inputs.
+    decisions : Decisions
+        The outcome per input.
+    Z : ndarray of shape (n_valid, d)
+        The embedding.
+    R : ndarray of shape (n_valid, k)
+        The reduced rows the filters saw; ``Z`` itself when nothing was reduced.
+    layer : str or None
+        The embedding layer; None when no model ran.
+    command : list of str
+        The command line, program name first.
+    parameters : dict
+        The run's parameters, as reported.
+    steps : list of dict
+        The step records; kept by reference, so steps recorded later (the write
+        step) still appear.
+    warnings : list of str, optional
+        Warnings of the run (e.g. a cut-off inside tied scores); kept by reference.
+
+    Returns
+    -------
+    dict
+        JSON-serialisable but for ``total_seconds``, which the caller sets (None here)
+        once everything else is written.
+    """
+
+    counts = {"inputs": len(inputs.ids), **decisions.counts()}
+    versions = library_versions()
+    report = {
+        "created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "command": command,
+        "input": inputs.info,
+        "parameters": parameters,
+        "counts": counts,
+        "counting_rule": (
+            "n = readable inputs (corrupt files and exact byte-for-byte copies of an "
+            "earlier file excluded); the outlier step drops "
+            "round(outlier_fraction * n) rows, then the similarity step drops "
+            "round(similar_fraction * n) of the rows left."
+        ),
+        "steps": steps,
+        "total_seconds": None,
+        "versions": versions,
+        "warnings": warnings if warnings is not None else [],
+        "files": {
+            SKIPPED_FILE: "entries of an --images folder not read as images (hidden files "
+            "and folders, links to folders, files Pillow does not recognise, special "
+            "files): id, tab, reason. Not inputs: in no other list and not in scores.csv",
+            "embeddings.npy": f"float32 {list(Z.shape)}: the embedding (layer "
+            f"{layer!r} output; raw features when no model ran), one row per "
+            "readable input (decision != corrupt) in scores.csv order",
+            "embeddings_reduced.npy": None
+            if R is Z
+            else f"float32 {list(R.shape)}: the "
+            "reduced rows the filters saw, same order as embeddings.npy",
+            "scores.csv": "one row per input in input order (ids as in the lists). "
+            "outlier_score: OutlierFilter.scores_, -GLOSH in [-1, 0]. similarity_score: "
+            "SimilarityFilter.scores_, the distance to the nearest other kept row, or "
+            "for similar rows the distance at which they were removed; empty for "
+            "outliers, which that step did not see. Higher = more typical for both; "
+            "both empty for corrupt rows and exact duplicates. duplicate_of: the "
+            "nearest kept id of a similar row, or the first copy of an exact duplicate. label: the class folder (or digit) if any.",
+        },
+    }
+    if decisions.mislabelled_score is not None:
+        report["counting_rule"] += (
+            " With --mislabelled, the mislabelled step (DataParameterScorer on the rows "
+            "left, with their class labels) then drops round(mislabelled * n) more, the "
+            "largest learnt temperatures first."
+        )
+        report["files"][MISLABELLED_FILE] = "ids dropped by the mislabelled step"
+        report["files"]["scores.csv"] += (
+            " mislabelled_score: DataParameterScorer.scores_, minus the log of the "
+            "instance temperature sigma at the chosen epoch (higher = more typical; empty "
+            "for rows the step did not see). dp_category: easy, hard or need_review."
+        )
+    if inputs.faults is not None:
+        report["default_data"] = _default_data_summary(inputs.faults, decisions.decision)
+    return report
+
+
+def _default_data_summary(faults: dict, decision: np.ndarray) -> dict:
+    """How many of the built-in data's planted faults the run found.
+
+    Parameters
+    ----------
+    faults : dict
+        :attr:`Inputs.faults` of the built-in data.
+    decision : ndarray of shape (n_inputs,), dtype object
+        The decision per input.
+
+    Returns
+    -------
+    dict
+        The planted rows, and how many foreign images were dropped as outliers and
+        how many duplicate pairs lost one member as similar.
+    """
+    foreign, dup_rows, dup_src = (
+        faults["foreign_rows"],
+        faults["duplicate_rows"],
+        faults["duplicate_source"],
+    )
+    pair_found = (decision[dup_rows] == "similar") | (decision[dup_src] == "similar")
+    out = {
+        "foreign_rows": f"{foreign[0]}-{foreign[-1]}",
+        "foreign_dropped_as_outlier": int((decision[foreign] == "outlier").sum()),
+        "foreign_total": int(len(foreign)),
+        "duplicate_rows": f"{dup_rows[0]}-{dup_rows[-1]}",
+        "duplicate_pairs_with_one_dropped_as_similar": int(pair_found.sum()),
+        "duplicate_pairs_total": int(len(dup_rows)),
+    }
+    flipped = faults.get("mislabelled_rows")
+    if flipped is not None:
+        out["mislabelled_rows"] = [int(r) for r in flipped]
+        out["mislabelled_dropped_as_mislabelled"] = int((decision[flipped] == "mislabelled").sum())
+        out["mislabelled_dropped_by_other_steps"] = int(
+            np.isin(decision[flipped], ("outlier", "similar")).sum()
+        )
+        out["mislabelled_total"] = int(len(flipped))
+    return out
+
+
+def _one_line(text: str) -> str:
+    """A reason as one line of a list: no tab, no line break, UTF-8 writable."""
+    text = " ".join(str(text).split())
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def write_tables(
+    folder: Path, inputs: Inputs, decisions: Decisions, Z: np.ndarray, R: np.ndarray
+) -> None:
+    """Write the decision lists, ``scores.csv`` and the embeddings into ``folder``.
+
+    Parameters
+    ----------
+    folder : Path
+        An existing, empty folder.
+    inputs : Inputs
+        The loaded inputs (ids, reasons, labels).
+    decisions : Decisions
+        The outcome per input.
+    Z : ndarray of shape (n_valid, d)
+        The embedding, saved as ``embeddings.npy``.
+    R : ndarray of shape (n_valid, k)
+        The reduced rows, saved as ``embeddings_reduced.npy`` unless ``R is Z``.
+    """
+    ids = inputs.ids
+    for decision, name in decisions.list_files().items():
+        with open(folder / name, "w", encoding="utf-8") as fh:
+            for i in np.flatnonzero(decisions.decision == decision):
+                reason = ""
+                if decision == "corrupt":
+                    reason = f"\t{_one_line(inputs.reasons.get(int(i), 'unreadable'))}"
+                elif decision == "exact_duplicate":
+                    reason = f"\t{ids[decisions.duplicate_of[i]]}"
+                fh.write(f"{ids[i]}{reason}\n")
+    with open(folder / SKIPPED_FILE, "w", encoding="utf-8") as fh:
+        for name, reason in inputs.skipped:
+            fh.write(f"{name}\t{_one_line(reason)}\n")
+    with open(folder / "scores.csv", "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        header = ["id", "outlier_score", "similarity_score", "decision", "duplicate_of", "label"]
+        dp = decisions.mislabelled_score is not None
+        w.writerow(header + (["mislabelled_score", "dp_category"] if dp else []))
+        for i in range(len(ids)):
+            o, s = decisions.outlier_score[i], decisions.similarity_score[i]
+            dup = decisions.duplicate_of[i]
+            extra = []
+            if dp:
+                m = decisions.mislabelled_score[i]
+                extra = ["" if np.isnan(m) else f"{m:.6g}", decisions.dp_category[i]]
+            w.writerow(
+                [
+                    ids[i],
+                    "" if np.isnan(o) else f"{o:.6g}",
+                    "" if np.isnan(s) else f"{s:.6g}",
+                    decisions.decision[i],
+                    ids[dup] if dup >= 0 else "",
+                    inputs.labels[i] if inputs.labels is not None else "",
+                    *extra,
+                ]
+            )
+    np.save(folder / "embeddings.npy", np.asarray(Z, dtype=np.float32))
+    if R is not Z:
+        np.save(folder / "embeddings_reduced.npy", np.asarray(R, dtype=np.float32))

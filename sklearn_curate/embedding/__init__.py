@@ -1,0 +1,15 @@
+"""Embedding: features from a layer of a torch model, image reading, the default models."""
+
+from ..utils._lazy import lazy_exports
+
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "TorchLayerEmbedder": "_embedder",
+        "load_image": "_images",
+        "load_images": "_images",
+        "resize_images": "_images",
+        "ConvAutoencoder": "models",
+        "train_autoencoder": "models",
+    },
+)

@@ -1,0 +1,292 @@
+"""The numbers behind the report's figures, computed once and stored in ``report.json``.
+
+Everything the HTML page plots or lists (point coordinates, histogram bins and counts,
+removed / nearest-kept pairs with distances, per-class counts) is built here as plain
+JSON-serialisable Python values, so scripts can read ``report.json`` instead of the
+page. Thumbnails (base64 PNG) are made here too but live only in the HTML page.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+
+#: Decisions whose rows have an embedding (the rows of ``embeddings_reduced.npy``).
+EMBEDDED = ("kept", "outlier", "similar", "mislabelled")
+#: Embedded decisions that always get a trace; the others only when some input has them
+#: (a run without ``--mislabelled`` has the same figures as before the step existed).
+ALWAYS_TRACED = ("kept", "outlier", "similar")
+#: Decisions of removed inputs shown as image pairs, in page order.
+PAIR_REASONS = ("outlier", "similar", "exact_duplicate")
+N_BINS = 40
+#: Coverage: bins of the critical-radius histogram, most least-covered images listed, and
+#: the fewest embedded rows for which it is computed.
+COVERAGE_BINS = 30
+COVERAGE_MAX_IMAGES = 60
+COVERAGE_MIN_ROWS = 10
+
+
+def _round(a, digits=4) -> list:
+    """Round an array and return it as a list of Python floats."""
+    return [float(v) for v in np.round(np.asarray(a, dtype=np.float64), digits)]
+
+
+def _coordinates(R: np.ndarray, random_state: int = 0) -> tuple[np.ndarray, str]:
+    """Three coordinates per row for the scatter plots.
+
+    Parameters
+    ----------
+    R : ndarray of shape (n, k)
+        The reduced embedding.
+    random_state : int, default=0
+        Seed of the (randomized) PCA.
+
+    Returns
+    -------
+    coords : ndarray of shape (n, 3)
+        PCA of ``R`` to three components (zero-padded when ``k < 3``).
+    how : str
+        How they were made, for the page.
+    """
+    n, k = R.shape
+    if k <= 3 or n <= 3:
+        out = np.zeros((n, 3))
+        out[:, : min(k, 3)] = R[:, :3]
+        return out, f"the {min(k, 3)} reduced dimensions (no projection needed)"
+    from sklearn.decomposition import PCA
+
+    pca = PCA(n_components=3, random_state=random_state).fit(R)
+    share = float(pca.explained_variance_ratio_.sum())
+    return pca.transform(R), (
+        f"a 3-component PCA of the {k} reduced dimensions "
+        f"(explaining {100 * share:.1f}% of their variance)"
+    )
+
+
+def _coverage(R, emb_pos, device="auto") -> dict | None:
+    """DataEval-style coverage of the reduced embedding, for the report (removes nothing).
+
+    Parameters
+    ----------
+    R : ndarray of shape (n_embedded, k)
+        The reduced embedding the filters saw.
+    emb_pos : ndarray of shape (n_embedded,)
+        The input position of each row of ``R``.
+    device : str, default="auto"
+        Device of the neighbour search.
+
+    Returns
+    -------
+    dict or None
+        :func:`sklearn_curate.curation.coverage.coverage_figures` of a
+        ``CoverageScorer(n_neighbors=min(20, n - 1), method="adaptive", fraction=0.01)``
+        fitted on ``R`` min-max scaled to [0, 1] per dimension (radii in those scaled
+        units), plus ``least_covered_positions`` (input positions of
+        ``least_covered_rows``) and ``scaling``. None with fewer than
+        ``COVERAGE_MIN_ROWS`` rows.
+    """
+    from sklearn.preprocessing import MinMaxScaler
+
+    from ..curation.coverage import CoverageScorer, coverage_figures
+
+    n = len(R)
+    if n < COVERAGE_MIN_ROWS:
+        return None
+    X = MinMaxScaler(clip=True).fit_transform(np.asarray(R, dtype=np.float64))
+    scorer = CoverageScorer(
+        n_neighbors=min(20, n - 1), method="adaptive", fraction=0.01, device=device
+    ).fit(X)
+    out = coverage_figures(scorer, bins=COVERAGE_BINS, max_images=COVERAGE_MAX_IMAGES)
+    out["least_covered_positions"] = [int(emb_pos[r]) for r in out["least_covered_rows"]]
+    out["scaling"] = "reduced embedding min-max scaled to [0, 1] per dimension"
+    return out
+
+
+def build_figures(
+    R,
+    decision,
+    *,
+    ids=None,
+    duplicate_of=None,
+    labels=None,
+    has_images: bool = False,
+    device: str = "auto",
+) -> dict:
+    """Compute every figure of the curation report.
+
+    Parameters
+    ----------
+    R : array-like of shape (n_embedded, k)
+        The reduced embedding of the rows whose decision is kept, outlier,
+        similar or mislabelled, in input order.
+    decision : array-like of str, shape (n_inputs,)
+        The decision per input: ``"kept"``, ``"outlier"``, ``"similar"``,
+        ``"mislabelled"``, ``"corrupt"`` or ``"exact_duplicate"``.
+    ids : list of str, optional
+        One id per input; row positions as strings by default.
+    duplicate_of : array-like of int, shape (n_inputs,), optional
+        For similar rows the input position of the kept row they stand for; for
+        exact duplicates the position of the first copy; -1 otherwise.
+    labels : list of str, optional
+        The class of each input, for the per-class counts.
+    has_images : bool, default=False
+        Whether thumbnails exist (said on the page).
+    device : str, default="auto"
+        Device of the neighbour searches.
+
+    Returns
+    -------
+    dict
+        JSON-serialisable: ``embedding`` (coordinates per decision), ``nn_distance``
+        (histogram before and after curation), ``pairs`` (per reason, each removed
+        input beside its nearest kept input or first copy, with the distance),
+        ``classes`` (counts per class before and after, or None), ``coverage``
+        (DataEval-style coverage of the embedded rows, informational: see
+        :func:`_coverage`; None with too few rows) and ``images``.
+    """
+    from ..utils.neighbors import kneighbors
+
+    decision = np.asarray(decision, dtype=object)
+    n = len(decision)
+    ids = [str(i) for i in range(n)] if ids is None else [str(i) for i in ids]
+    dup = np.full(n, -1, np.int64) if duplicate_of is None else np.asarray(duplicate_of)
+    R = np.asarray(R, dtype=np.float32)
+    emb_pos = np.flatnonzero(np.isin(decision, EMBEDDED))
+    if len(emb_pos) != len(R):
+        raise ValueError(f"R has {len(R)} rows but {len(emb_pos)} inputs have an embedding")
+    row_of = np.full(n, -1, np.int64)
+    row_of[emb_pos] = np.arange(len(emb_pos))
+    emb_dec = decision[emb_pos]
+    kept_rows = np.flatnonzero(emb_dec == "kept")
+
+    coords, how = _coordinates(R)
+    traces = {}
+    for d in EMBEDDED:
+        rows = np.flatnonzero(emb_dec == d)
+        if d not in ALWAYS_TRACED and not len(rows):
+            continue
+        traces[d] = {
+            "positions": [int(p) for p in emb_pos[rows]],
+            "x": _round(coords[rows, 0]),
+            "y": _round(coords[rows, 1]),
+            "z": _round(coords[rows, 2]),
+        }
+    embedding = {
+        "projection": how,
+        "traces": traces,
+        "not_embedded": {
+            "corrupt": int((decision == "corrupt").sum()),
+            "exact_duplicate": int((decision == "exact_duplicate").sum()),
+        },
+    }
+
+    # nearest-neighbour distance of every embedded row, then of every kept row
+    nn = {"before": None, "after": None, "bin_edges": None}
+    if len(R) >= 2 and len(kept_rows) >= 2:
+        before = kneighbors(R, 1, device=device)[0][:, 0]
+        after = kneighbors(R[kept_rows], 1, device=device)[0][:, 0]
+        edges = np.histogram_bin_edges(np.concatenate([before, after]), bins=N_BINS)
+        nn = {
+            "bin_edges": _round(edges),
+            "before": [int(c) for c in np.histogram(before, edges)[0]],
+            "after": [int(c) for c in np.histogram(after, edges)[0]],
+            "median_before": round(float(np.median(before)), 4),
+            "median_after": round(float(np.median(after)), 4),
+            "n_before": int(len(before)),
+            "n_after": int(len(after)),
+        }
+
+    pairs = {}
+    out_rows = np.flatnonzero(emb_dec == "outlier")
+    if len(out_rows) and len(kept_rows):
+        d, i = kneighbors(R[kept_rows], 1, query=R[out_rows], device=device)
+        order = np.argsort(-d[:, 0], kind="stable")  # the farthest from anything kept first
+        pairs["outlier"] = [
+            {
+                "position": int(emb_pos[out_rows[j]]),
+                "nearest": int(emb_pos[kept_rows[i[j, 0]]]),
+                "distance": round(float(d[j, 0]), 4),
+            }
+            for j in order
+        ]
+    sim_pos = np.flatnonzero(decision == "similar")
+    sim = []
+    for p in sim_pos:
+        q = int(dup[p])
+        if q >= 0 and row_of[q] >= 0:
+            dist = float(np.linalg.norm(R[row_of[p]] - R[row_of[q]]))
+            sim.append({"position": int(p), "nearest": q, "distance": round(dist, 4)})
+    if sim:
+        pairs["similar"] = sorted(sim, key=lambda r: (r["distance"], r["position"]))
+    exact = [
+        {"position": int(p), "nearest": int(dup[p]), "distance": 0.0}
+        for p in np.flatnonzero(decision == "exact_duplicate")
+    ]
+    if exact:
+        pairs["exact_duplicate"] = exact
+
+    classes = None
+    if labels is not None:
+        labels = [str(v) for v in labels]
+        names = sorted(
+            set(labels), key=lambda s: (not s.isdigit(), int(s) if s.isdigit() else 0, s)
+        )
+        kept = decision == "kept"
+        before = {c: 0 for c in names}
+        after = {c: 0 for c in names}
+        for lab, k in zip(labels, kept, strict=True):
+            before[lab] += 1
+            after[lab] += int(k)
+        classes = {
+            "names": names,
+            "before": [before[c] for c in names],
+            "after": [after[c] for c in names],
+        }
+
+    return {
+        "ids": ids,
+        "embedding": embedding,
+        "nn_distance": nn,
+        "pairs": pairs,
+        "classes": classes,
+        "coverage": _coverage(R, emb_pos, device=device),
+        "images": bool(has_images),
+        "distance": "euclidean distance in the reduced embedding (embeddings_reduced.npy)",
+    }
+
+
+def make_thumbnails(images, positions, size: int = 32) -> dict:
+    """Encode small PNG thumbnails as base64 strings.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n, C, H, W)
+        Images in [0, 1] with C in {1, 3, 4} (a fourth channel is dropped).
+    positions : sequence of int
+        The input position of each image (the keys of the result).
+    size : int, default=32
+        Largest side in pixels; smaller images are kept as they are (the page
+        scales them up).
+
+    Returns
+    -------
+    dict of str to str
+        Input position (as a string) -> base64 PNG.
+    """
+    from PIL import Image
+
+    images = np.asarray(images)
+    out = {}
+    for pos, img in zip(positions, images, strict=True):
+        a = np.clip(np.asarray(img, dtype=np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        pil = (
+            Image.fromarray(a[0]) if a.shape[0] == 1 else Image.fromarray(a[:3].transpose(1, 2, 0))
+        )
+        if max(pil.size) > size:
+            pil.thumbnail((size, size))
+        buf = io.BytesIO()
+        pil.save(buf, format="PNG", optimize=False)
+        out[str(int(pos))] = base64.b64encode(buf.getvalue()).decode("ascii")
+    return out

@@ -1,0 +1,320 @@
+"""SimilarityFilter: exact greedy thinning, quality on digits with injected duplicates."""
+
+import pickle
+
+import numpy as np
+import pytest
+from imblearn.pipeline import Pipeline
+from scipy.spatial.distance import cdist
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sklearn_curate.base import select_lowest
+from sklearn_curate.curation.similarity import SimilarityFilter
+from sklearn_curate.datasets import make_faulty_digits
+from sklearn_curate.utils._device import cuda_available
+from sklearn_curate.utils.neighbors import kneighbors
+
+
+# -- helpers ----------------------------------------------------------------------------
+def naive_greedy(X, n_drop, metric="euclidean"):
+    """O(n^2)-memory reference: drop one member of the closest remaining pair, n_drop times."""
+    D = cdist(X, X, metric)
+    np.fill_diagonal(D, np.inf)
+    alive = np.ones(len(X), dtype=bool)
+    order = []
+    for _ in range(n_drop):
+        M = np.where(alive[:, None] & alive[None, :], D, np.inf)
+        i, j = np.unravel_index(np.argmin(M), M.shape)
+        # the member whose nearest other remaining neighbour is closer goes
+        si = np.min(np.delete(M[i], j))
+        sj = np.min(np.delete(M[j], i))
+        drop = i if si < sj else j if sj < si else max(i, j)
+        alive[drop] = False
+        order.append(drop)
+    return np.array(order, dtype=np.int64)
+
+
+def pair_quality(source, support):
+    """Precision and recall of the dropped rows on injected (source, copy) pairs.
+
+    A dropped row is correct when it belongs to an injected pair and its partner is
+    kept; recall is the share of pairs with exactly one member dropped.
+    """
+    copies = np.flatnonzero(source >= 0)
+    partner = np.full(len(source), -1)
+    partner[copies] = source[copies]
+    partner[source[copies]] = copies
+    dropped = np.flatnonzero(~support)
+    correct = (partner[dropped] >= 0) & support[np.maximum(partner[dropped], 0)]
+    exactly_one = support[copies] != support[source[copies]]
+    return correct.mean(), exactly_one.mean()
+
+
+def one_shot(X, n_drop):
+    """Baseline: drop the n_drop rows with the smallest nearest-neighbour distance."""
+    d, _ = kneighbors(X, 1, device="cpu")
+    return select_lowest(d[:, 0], n_drop)
+
+
+@pytest.fixture(scope="module")
+def duplicates():
+    return make_faulty_digits("duplicates", rate=0.05, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def noisy_duplicates():
+    return make_faulty_digits("noisy_duplicates", rate=0.05, random_state=0)
+
+
+# -- the estimator contract -------------------------------------------------------------
+@parametrize_with_checks([SimilarityFilter(device="cpu")])
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+def test_clone_and_pickle(duplicates):
+    f = SimilarityFilter(0.1, n_neighbors=7, metric="cosine", device="cpu")
+    c = clone(f)
+    assert c.get_params() == f.get_params()
+    f.fit(duplicates.data)
+    g = pickle.loads(pickle.dumps(f))
+    for attr in ("scores_", "support_", "sample_indices_", "duplicate_of_", "removal_order_"):
+        np.testing.assert_array_equal(getattr(g, attr), getattr(f, attr))
+    assert (g.device_, g.backend_) == (f.device_, f.backend_)
+
+
+# -- exactness of the greedy ------------------------------------------------------------
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_matches_quadratic_reference(metric):
+    """Same removal order as the O(n^2) greedy, including when neighbour lists run out."""
+    rng = np.random.default_rng(1)
+    requeried = 0
+    for trial in range(40):
+        n = int(rng.integers(4, 50))
+        X = rng.normal(size=(n, int(rng.integers(2, 5))))
+        if trial % 2:
+            X *= rng.exponential(size=(n, 1))  # uneven density
+        fraction = float(rng.uniform(0.05, 0.9))
+        k = int(rng.integers(1, 4))
+        f = SimilarityFilter(fraction, n_neighbors=k, metric=metric, device="cpu").fit(X)
+        np.testing.assert_array_equal(f.removal_order_, naive_greedy(X, f.n_removed_, metric))
+        requeried += f.n_requeries_
+    assert requeried > 0, "the re-search of exhausted neighbour lists was not exercised"
+
+
+def test_exact_count_and_consistent_scores():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(203, 5))
+    for fraction in (0.0, 0.01, 0.05, 0.3, 0.5, 0.9):
+        f = SimilarityFilter(fraction, n_neighbors=5, device="cpu").fit(X)
+        n_drop = round(fraction * len(X))
+        assert f.n_removed_ == n_drop == (~f.support_).sum() == len(f.removal_order_)
+        np.testing.assert_array_equal(f.sample_indices_, np.flatnonzero(f.support_))
+        # lower score = dropped first: sorting the scores replays the removal order
+        np.testing.assert_array_equal(
+            np.argsort(f.scores_, kind="stable")[:n_drop], f.removal_order_
+        )
+        np.testing.assert_array_equal(select_lowest(f.scores_, n_drop), f.support_)
+        removal = f.removal_distance_[f.removal_order_]
+        assert (np.diff(removal) >= 0).all(), "closest-pair distances never shrink"
+        np.testing.assert_allclose(f.scores_[f.removal_order_], removal, rtol=1e-12, atol=1e-300)
+    # with nothing dropped the score is the plain nearest-neighbour distance
+    f = SimilarityFilter(0.0, device="cpu").fit(X)
+    nn = np.sort(cdist(X, X) + np.diag([np.inf] * len(X)), 1)[:, 0]
+    np.testing.assert_allclose(f.scores_, nn, rtol=1e-5)  # searched in float32
+
+
+def test_duplicate_of_points_to_nearest_kept_row():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(300, 4))
+    X = np.concatenate([X, X[:40] + 1e-3 * rng.normal(size=(40, 4))])
+    f = SimilarityFilter(0.2, n_neighbors=3, device="cpu").fit(X)
+    dropped, kept = f.removal_order_, f.sample_indices_
+    assert (f.duplicate_of_[kept] == -1).all() and np.isnan(f.removal_distance_[kept]).all()
+    assert f.support_[f.duplicate_of_[dropped]].all(), "duplicate_of_ must name a kept row"
+    D = cdist(X[dropped], X[kept])
+    np.testing.assert_allclose(f.duplicate_distance_[dropped], D.min(1), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        np.linalg.norm(X[dropped] - X[f.duplicate_of_[dropped]], axis=1),
+        D.min(1),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    assert (f.duplicate_distance_[dropped] >= f.removal_distance_[dropped] - 1e-6).all()
+    # the kept rows' score is their distance to the nearest other kept row
+    Dk = cdist(X[kept], X[kept]) + np.diag([np.inf] * len(kept))
+    np.testing.assert_allclose(f.scores_[kept], Dk.min(1), rtol=1e-5, atol=1e-6)
+
+
+# -- quality on real data with injected duplicates -----------------------------------------
+def test_exact_duplicates_on_digits(duplicates):
+    f = SimilarityFilter(0.05, device="cpu").fit(duplicates.data)
+    precision, recall = pair_quality(duplicates.source, f.support_)
+    assert precision == 1.0 and recall == 1.0
+    # of an exact pair the later row (the appended copy) goes; it represents its source
+    copies = np.flatnonzero(duplicates.is_fault)
+    np.testing.assert_array_equal(np.sort(f.removal_order_), copies)
+    np.testing.assert_array_equal(f.duplicate_of_[copies], duplicates.source[copies])
+    assert (f.removal_distance_[copies] == 0).all()
+
+
+def test_noisy_duplicates_on_digits(noisy_duplicates):
+    b = noisy_duplicates  # copies with Gaussian pixel noise, sigma 0.5, raw pixels
+    f = SimilarityFilter(0.05, device="cpu").fit(b.data)
+    precision, recall = pair_quality(b.source, f.support_)
+    assert recall >= 0.95 and precision >= 0.95
+
+
+@pytest.mark.parametrize("fault", ["duplicates", "noisy_duplicates"])
+def test_beats_one_shot_nearest_neighbour_removal(fault):
+    """Side by side with dropping the smallest nearest-neighbour distances at once.
+
+    Both members of a pair share the same nearest-neighbour distance, so the one-shot
+    rule drops both or neither. Rows are shuffled: with the copies appended last, index
+    tie-breaking alone would hand the one-shot rule the copies of exact pairs.
+    """
+    b = make_faulty_digits(fault, rate=0.05, random_state=0)
+    perm = np.random.default_rng(0).permutation(len(b.data))
+    X, source = b.data[perm], np.full(len(perm), -1)
+    inv = np.argsort(perm)
+    copies = np.flatnonzero(b.source[perm] >= 0)
+    source[copies] = inv[b.source[perm][copies]]
+    n_drop = round(0.05 * len(X))
+
+    ours = pair_quality(source, SimilarityFilter(0.05, device="cpu").fit(X).support_)
+    base = pair_quality(source, one_shot(X, n_drop))
+    print(
+        f"{fault}: ours precision/recall {ours[0]:.3f}/{ours[1]:.3f}, one-shot {base[0]:.3f}/{base[1]:.3f}"
+    )
+    assert ours[0] >= 0.95 and ours[1] >= 0.95
+    assert base[1] <= 0.8 and ours[1] >= base[1] + 0.15 and ours[0] >= base[0] + 0.15
+
+
+def test_never_drops_both_members_of_a_pair(duplicates, noisy_duplicates):
+    for b in (duplicates, noisy_duplicates):
+        support = SimilarityFilter(0.05, device="cpu").fit(b.data).support_
+        copies = np.flatnonzero(b.source >= 0)
+        assert (support[copies] | support[b.source[copies]]).all()
+
+
+def test_dense_regions_thin_first_and_evenly():
+    rng = np.random.default_rng(0)
+    dense_a = rng.normal(scale=0.1, size=(300, 2))
+    dense_b = rng.normal(scale=0.1, size=(300, 2)) + [5.0, 0.0]
+    # a jittered grid: sparse and without accidental near pairs
+    grid = np.stack(np.meshgrid(np.arange(15), np.arange(20)), -1).reshape(-1, 2) * 0.5
+    sparse = grid + rng.uniform(-0.05, 0.05, size=grid.shape) + [0.0, 10.0]
+    X = np.concatenate([dense_a, dense_b, sparse])
+    f = SimilarityFilter(0.3, device="cpu").fit(X)  # 270 rows
+    dropped = np.bincount(f.removal_order_ // 300, minlength=3)
+    assert dropped[2] == 0, "the sparse blob must be untouched while dense ones remain"
+    assert abs(dropped[0] - dropped[1]) <= 0.1 * dropped.sum(), dropped
+    # greedy thinning leaves no kept pair closer than the last removal distance
+    kept = X[f.support_]
+    Dk = cdist(kept, kept) + np.diag([np.inf] * len(kept))
+    assert Dk.min() >= f.removal_distance_[f.removal_order_[-1]] - 1e-9
+    # the one-shot rule instead empties the densest spots, leaving holes
+    base = one_shot(X, f.n_removed_)
+    assert Dk.min() > cdist(X[base], X[base])[np.triu_indices(base.sum(), 1)].min()
+
+
+def test_cosine_ignores_scale():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(200, 8))
+    X = np.concatenate([X, 3.0 * X[:10]])  # scaled copies are cosine duplicates
+    f = SimilarityFilter(10 / 210, metric="cosine", device="cpu").fit(X)
+    # one member of each (row, scaled row) pair: which one is decided by float32 noise
+    np.testing.assert_array_equal(np.sort(f.removal_order_ % 200), np.arange(10))
+    assert (f.removal_distance_[f.removal_order_] < 1e-6).all()
+    g = SimilarityFilter(0.2, metric="cosine", device="cpu")
+    X = X[:200]  # without the exact ties, rescaling rows changes nothing
+    scaled = X * rng.uniform(0.5, 2.0, size=(len(X), 1))
+    np.testing.assert_array_equal(g.fit(X).removal_order_, clone(g).fit(scaled).removal_order_)
+
+
+# -- edge cases and errors ----------------------------------------------------------------
+@pytest.mark.parametrize("fraction", [1.0, -0.1, 1.5])
+def test_fraction_out_of_range(fraction):
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    with pytest.raises(ValueError, match=str(fraction)):
+        SimilarityFilter(fraction).fit(X)
+
+
+def test_fraction_that_would_drop_everything():
+    with pytest.raises(ValueError, match="would drop all 2 samples"):
+        SimilarityFilter(0.8, device="cpu").fit([[0.0], [1.0]])
+
+
+@pytest.mark.parametrize("params", [{"metric": "manhattan"}, {"n_neighbors": 0}, {"device": "tpu"}])
+def test_invalid_parameters(params):
+    with pytest.raises(ValueError, match=str(next(iter(params.values())))):
+        SimilarityFilter(**params).fit(np.eye(5))
+
+
+def test_nan_raises():
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    X[4, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        SimilarityFilter(device="cpu").fit(X)
+
+
+def test_fewer_samples_than_neighbours():
+    X = np.array([[0.0, 0.0], [0.0, 1.0], [3.0, 0.0], [0.0, 0.2], [9.0, 9.0]])
+    f = SimilarityFilter(0.6, n_neighbors=50, device="cpu").fit(X)
+    assert f.n_neighbors_ == 4
+    np.testing.assert_array_equal(f.removal_order_, naive_greedy(X, 3))
+    # a single sample: nothing to compare with, kept
+    g = SimilarityFilter(0.2, device="cpu").fit([[1.0, 2.0]])
+    assert g.support_.all() and np.isinf(g.scores_).all() and g.duplicate_of_[0] == -1
+
+
+def test_float32_input(duplicates):
+    f = SimilarityFilter(0.05, device="cpu").fit(duplicates.data.astype(np.float32))
+    assert pair_quality(duplicates.source, f.support_) == (1.0, 1.0)
+
+
+def test_device_and_backend_recorded():
+    f = SimilarityFilter(device="cpu").fit(np.random.default_rng(0).normal(size=(30, 3)))
+    assert f.device_ == "cpu" and f.backend_ in ("faiss", "torch")
+
+
+@pytest.mark.skipif(cuda_available(), reason="checks the error without a GPU")
+def test_cuda_without_gpu_is_a_clear_error():
+    with pytest.raises(RuntimeError, match="no CUDA device"):
+        SimilarityFilter(device="cuda").fit(np.eye(5))
+
+
+# -- in pipelines -------------------------------------------------------------------------
+def test_fit_resample_cuts_sample_weight(duplicates):
+    X, y = duplicates.data, duplicates.target
+    w = np.arange(len(X), dtype=float)
+    f = SimilarityFilter(0.05, device="cpu")
+    Xr, yr, params = f.fit_resample(X, y, sample_weight=w)
+    idx = f.sample_indices_
+    np.testing.assert_array_equal(Xr, X[idx])
+    np.testing.assert_array_equal(yr, y[idx])
+    np.testing.assert_array_equal(params["sample_weight"], w[idx])
+
+
+def test_in_imblearn_pipeline_and_grid_search(duplicates):
+    X, y = duplicates.data, duplicates.target
+    pipe = Pipeline([("dedup", SimilarityFilter(device="cpu")), ("knn", KNeighborsClassifier(1))])
+    pipe.fit(X, y)
+    assert pipe.named_steps["knn"].n_samples_fit_ == len(X) - round(0.05 * len(X))
+    assert pipe.predict(X).shape == (len(X),)  # no rows dropped at predict time
+    search = GridSearchCV(pipe, {"dedup__fraction": [0.0, 0.05]}, cv=2).fit(X, y)
+    assert search.best_params_["dedup__fraction"] in (0.0, 0.05)
+
+
+@pytest.mark.gpu
+def test_cuda_matches_cpu(noisy_duplicates):
+    X = noisy_duplicates.data
+    cpu = SimilarityFilter(0.05, device="cpu").fit(X)
+    gpu = SimilarityFilter(0.05, device="cuda").fit(X)
+    assert gpu.device_ == "cuda" and gpu.backend_ == "torch"
+    # float32 search on both; rows may differ only on near-ties
+    overlap = np.intersect1d(cpu.removal_order_, gpu.removal_order_).size / cpu.n_removed_
+    assert overlap >= 0.98
