@@ -106,9 +106,7 @@ def mlp_quality(
         pred, true, norms = [], [], []
         for j in range(n_loo_test):
             idx = pick(j)
-            true.append(
-                s.loss_change_on_removal(Xte[j : j + 1], yte[j : j + 1], idx, tol=tol)[0]
-            )
+            true.append(s.loss_change_on_removal(Xte[j : j + 1], yte[j : j + 1], idx, tol=tol)[0])
             pred.append(inf[j, idx])
             norms.extend(s.loo_grad_norms_)
         pred, true, norms = np.concatenate(pred), np.concatenate(true), np.asarray(norms)

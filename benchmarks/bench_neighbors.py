@@ -95,7 +95,9 @@ print(json.dumps({"extra_peak_mib": (status_kib("VmHWM:") - before) / 1024}))
 """
 
 
-@pytest.mark.parametrize("backend", ["torch", "sklearn"] + (["faiss"] if _faiss_available() else []))
+@pytest.mark.parametrize(
+    "backend", ["torch", "sklearn"] + (["faiss"] if _faiss_available() else [])
+)
 def test_extra_peak_memory_n100k(benchmark, backend):
     """Extra peak RSS of one search at n=100,000, beyond the input (in a fresh process)."""
     n = scaled(100_000)
@@ -103,7 +105,9 @@ def test_extra_peak_memory_n100k(benchmark, backend):
     def run():
         out = subprocess.run(
             [sys.executable, "-c", _MEM_SCRIPT, backend, str(n)],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         return json.loads(out.stdout.strip().splitlines()[-1])
 

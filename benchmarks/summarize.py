@@ -10,16 +10,20 @@ import sys
 def main(path):
     data = json.load(open(path))
     info = data.get("machine_info", {})
-    print(f"Machine: {info.get('cpu', {}).get('brand_raw', '?')}, "
-          f"{info.get('cpu', {}).get('count', '?')} logical cores; "
-          f"date: {data.get('datetime', '?')}\n")
+    print(
+        f"Machine: {info.get('cpu', {}).get('brand_raw', '?')}, "
+        f"{info.get('cpu', {}).get('count', '?')} logical cores; "
+        f"date: {data.get('datetime', '?')}\n"
+    )
     print("| group | benchmark | mean (s) | samples/s | extra |")
     print("|---|---|---|---|---|")
     for b in data["benchmarks"]:
         extra = dict(b.get("extra_info", {}))
         sps = extra.pop("samples_per_s", None)
         extra.pop("n_samples", None)
-        extras = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in extra.items())
+        extras = ", ".join(
+            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in extra.items()
+        )
         sps_s = f"{sps:,.0f}" if sps else ""
         print(f"| {b['group']} | {b['name']} | {b['stats']['mean']:.3f} | {sps_s} | {extras} |")
 

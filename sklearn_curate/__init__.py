@@ -32,6 +32,6 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "glosh_from_condensed_tree": "curation.outliers",
         "kneighbors": "utils.neighbors",
         "load_images": "embedding._images",
-        "save_influence": "curation.influence",
+        "save_influence": "report._influence",
     },
 )

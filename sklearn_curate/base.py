@@ -10,8 +10,6 @@ This is imbalanced-learn's sampler API, by duck typing, so curators are steps of
 
 from __future__ import annotations
 
-import os
-import sys
 import warnings
 
 import numpy as np
@@ -21,6 +19,7 @@ from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .utils._device import is_gpu_array, to_numpy
+from .utils._warnings import caller_stacklevel as _caller_stacklevel
 
 __all__ = [
     "BaseCurator",
@@ -169,16 +168,6 @@ def check_fraction_rows(fraction: float, n_samples: int, name: str = "fraction")
             f"e.g. {name}=0.05 for 5%."
         )
     return int(round(fraction * n_samples))
-
-
-def _caller_stacklevel() -> int:
-    """``stacklevel`` for a warning raised by the caller of this function that points
-    at the first frame outside this package (the user's call to ``fit``)."""
-    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
-    frame, level = sys._getframe(1), 1
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 class BaseCurator(BaseEstimator):

@@ -104,9 +104,7 @@ class FilteredEstimator(MetaEstimatorMixin, BaseEstimator):
         self.curator_ = clone(self.curator).fit(X, y)
         idx = self.curator_.sample_indices_
         if len(idx) == 0:
-            raise ValueError(
-                "the curator kept no rows; lower its fraction / contamination."
-            )
+            raise ValueError("the curator kept no rows; lower its fraction / contamination.")
         n = _num_samples(X)
         cut = {}
         for key, value in fit_params.items():
@@ -165,11 +163,8 @@ class FilteredEstimator(MetaEstimatorMixin, BaseEstimator):
         check_is_fitted(self, "estimator_")
         return self.estimator_.score(X, y, sample_weight=sample_weight)
 
-    @property
-    def _estimator_type(self):
-        return getattr(self.estimator, "_estimator_type", None)
-
     def __sklearn_tags__(self):
+        # the estimator type (is_classifier / is_regressor) is the inner estimator's
         tags = super().__sklearn_tags__()
         sub = self.estimator.__sklearn_tags__()
         tags.estimator_type = sub.estimator_type
@@ -179,4 +174,3 @@ class FilteredEstimator(MetaEstimatorMixin, BaseEstimator):
         tags.input_tags.sparse = False
         tags.input_tags.allow_nan = False
         return tags
-

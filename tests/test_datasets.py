@@ -35,7 +35,10 @@ def test_rotated_changes_images_in_place():
 
 
 def test_same_seed_same_set():
-    a, b = make_faulty_digits("foreign", random_state=3), make_faulty_digits("foreign", random_state=3)
+    a, b = (
+        make_faulty_digits("foreign", random_state=3),
+        make_faulty_digits("foreign", random_state=3),
+    )
     assert (a.data == b.data).all()
 
 

@@ -70,9 +70,9 @@ def test_filtered_estimator_in_sklearn_pipeline_and_gridsearch(foreign):
     pipe = make_pipeline(
         StandardScaler(), FilteredEstimator(OutlierFilter(), LogisticRegression(max_iter=500))
     )
-    grid = GridSearchCV(
-        pipe, {"filteredestimator__curator__contamination": [0.0, 0.05]}, cv=3
-    ).fit(X, y)
+    grid = GridSearchCV(pipe, {"filteredestimator__curator__contamination": [0.0, 0.05]}, cv=3).fit(
+        X, y
+    )
     assert grid.best_score_ > 0.85
     fe = grid.best_estimator_[-1]
     assert fe.sample_indices_.shape[0] == len(X) - round(
@@ -92,7 +92,9 @@ def test_filtered_estimator_cuts_sample_weight(foreign):
             seen["w"] = sample_weight
             return super().fit(X, y, sample_weight=sample_weight)
 
-    fe = FilteredEstimator(SimilarityFilter(fraction=0.1), Spy(max_iter=200)).fit(X, y, sample_weight=w)
+    fe = FilteredEstimator(SimilarityFilter(fraction=0.1), Spy(max_iter=200)).fit(
+        X, y, sample_weight=w
+    )
     assert (seen["w"] == w[fe.sample_indices_]).all()
 
 

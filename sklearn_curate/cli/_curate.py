@@ -32,15 +32,15 @@ from ._inputs import (
     DEFAULT_LABEL_NOISE,
     CurateError,
     Inputs,
-    int_at_least,
     load_inputs,
     quote_id,
     unquote_id,
 )
 from ._mislabelled import check_labels, run_mislabelled
 from ._model import default_model, model_file, torch_threads, user_model
-from ._output_folder import OutputFolder
-from ._outputs import PROG, Decisions, RunLog, build_report, write_tables
+from ._options import PROG, add_run_options, float_in, int_at_least
+from ._outputs import Decisions, build_report, report_figures, write_tables
+from ._run import CommandRun, require_cuda, user_error
 
 __all__ = ["main", "build_parser", "CurateError", "quote_id", "unquote_id"]
 
@@ -121,35 +121,9 @@ examples:
 # ----------------------------------------------------------------------------------
 # command line
 # ----------------------------------------------------------------------------------
-def _fraction(text: str) -> float:
-    """Parse a share of the inputs for ``--outlier-fraction`` / ``--similar-fraction``.
-
-    Parameters
-    ----------
-    text : str
-        The option's value.
-
-    Returns
-    -------
-    float
-        The value, in [0, 1).
-
-    Raises
-    ------
-    argparse.ArgumentTypeError
-        If ``text`` is not a number in [0, 1).
-    """
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number; pass e.g. 0.05") from None
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(
-            f"{text} is outside [0, 1); pass the share of inputs to drop, e.g. 0.05 for 5%"
-        )
-    return value
-
-
+#: The share of the inputs a step drops: ``--outlier-fraction``, ``--similar-fraction``,
+#: ``--mislabelled``.
+_fraction = float_in(0.0, 1.0, hint="pass the share of inputs to drop, e.g. 0.05 for 5%")
 _positive_int = int_at_least(1)
 _non_negative_int = int_at_least(0)
 
@@ -257,38 +231,19 @@ def _add_curate_arguments(p: argparse.ArgumentParser) -> None:
         help="dimensions after reduction, capped at the embedding's (default: %(default)s)",
     )
 
-    run = p.add_argument_group("run")
-    run.add_argument(
-        "--out",
-        default=DEFAULT_OUT,
-        metavar="DIR",
-        help="output folder (default: ./%(default)s); must not exist unless --overwrite",
-    )
-    run.add_argument(
-        "--overwrite", action="store_true", help="replace --out if it exists (only once complete)"
-    )
-    run.add_argument(
-        "--device",
-        choices=("auto", "cpu", "cuda"),
-        default="auto",
-        help="where each step runs (default: %(default)s = GPU when present and worth it)",
-    )
-    run.add_argument(
-        "--threads",
-        type=_positive_int,
-        metavar="N",
-        help="CPU threads of torch for training and embedding (default: 1 for the built-in "
-        "autoencoder, which gains little from more and slows down badly when other "
+    run = add_run_options(
+        p,
+        default_out=DEFAULT_OUT,
+        device_help="where each step runs (default: %(default)s = GPU when present and worth it)",
+        threads_help="CPU threads of torch for training and embedding (default: 1 for the "
+        "built-in autoencoder, which gains little from more and slows down badly when other "
         "processes share the cores; torch's default, one per core, with --model)",
+        seed_help="random seed (default: %(default)s)",
     )
-    run.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     run.add_argument(
         "--cache-dir",
         metavar="DIR",
         help="reuse the trained autoencoder and the embeddings of earlier runs stored here",
-    )
-    run.add_argument(
-        "--quiet", "-q", action="store_true", help="no progress bars or log lines; errors only"
     )
 
 
@@ -369,27 +324,7 @@ def main(argv: list[str] | None = None) -> int:
 # ----------------------------------------------------------------------------------
 # the run
 # ----------------------------------------------------------------------------------
-@contextlib.contextmanager
-def _bad_data_is_user_error(step: str):
-    """Report an estimator's ValueError (too few rows, ...) as one line, not a traceback.
-
-    Parameters
-    ----------
-    step : str
-        The step named in the message.
-
-    Raises
-    ------
-    CurateError
-        In place of a ``ValueError`` raised in the block.
-    """
-    try:
-        yield
-    except ValueError as exc:
-        raise CurateError(f"{step} step failed: {' '.join(str(exc).split())}") from None
-
-
-class _Run(RunLog):
+class _Run(CommandRun):
     """One ``curate`` run: the steps in order, their timings and the output files.
 
     Parameters
@@ -400,10 +335,10 @@ class _Run(RunLog):
         The command line without the program name, for the report.
     """
 
+    command = "curate"
+
     def __init__(self, args: argparse.Namespace, argv: list[str]):
-        super().__init__(quiet=args.quiet)
-        self.args = args
-        self.argv = list(argv)
+        super().__init__(args, argv)
         self.progress = not args.quiet
         self.dp = None  # the mislabelled step's result, when it runs
 
@@ -421,13 +356,8 @@ class _Run(RunLog):
         detail : str
             One line on what it did.
         """
-        self.step(
-            name,
-            time.perf_counter() - start,
-            getattr(estimator, "device_", None),
-            getattr(estimator, "backend_", None),
-            detail,
-        )
+        device, backend = getattr(estimator, "device_", None), getattr(estimator, "backend_", None)
+        self.timed(name, start, detail, device, backend)
 
     @contextlib.contextmanager
     def guarded(self, step: str):
@@ -455,7 +385,7 @@ class _Run(RunLog):
         """
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            with _bad_data_is_user_error(step):
+            with user_error(step):
                 yield
         for w in caught:
             if issubclass(w.category, UserWarning):
@@ -627,39 +557,39 @@ class _Run(RunLog):
         return np.asarray(filt.scores_, dtype=np.float64), support, dup
 
     # -- whole run -------------------------------------------------------------------
-    def run(self) -> dict:
-        """Check the options, run every step and write the output folder.
+    def protected(self) -> tuple[list, list]:
+        """The inputs, the cache folder and a ``--model`` file: ``--out`` stays clear of them.
 
         Returns
         -------
-        dict
-            The run report (the content of ``report.json``).
-
-        Raises
-        ------
-        CurateError
-            For bad input or options, before any output is written.
+        protect, protect_contained : list of (str, str or None)
+            As :meth:`CommandRun.protected`.
         """
         a = self.args
-        folder = OutputFolder(
-            a.out,
-            a.overwrite,
-            protect=[("--images", a.images), ("--array", a.array)],
-            protect_contained=[("--cache-dir", a.cache_dir), ("--model", model_file(a.model))],
-            log=self.log,
+        return (
+            [("--images", a.images), ("--array", a.array)],
+            [("--cache-dir", a.cache_dir), ("--model", model_file(a.model))],
         )
-        with folder as staging:  # checks --out before any work; in place only when complete
-            report = self._run(staging)
-        out = Path(a.out)  # as the user wrote it, for the last line
+
+    def summary(self, report: dict) -> str:
+        """The last line: the count of each decision and the time.
+
+        Parameters
+        ----------
+        report : dict
+            The run report.
+
+        Returns
+        -------
+        str
+        """
         counts = report["counts"]
         mis = f"{counts['mislabelled']} mislabelled, " if "mislabelled" in counts else ""
-        self.log(
-            f"wrote {out}: {counts['kept']} kept, {counts['outlier']} outliers, "
+        return (
+            f"wrote {Path(self.args.out)}: {counts['kept']} kept, {counts['outlier']} outliers, "
             f"{counts['similar']} similar, {mis}{counts['corrupt']} corrupt, "
             f"{counts['exact_duplicate']} exact duplicates in {report['total_seconds']:.1f} s"
         )
-        self.append_last_line(folder.out)
-        return report
 
     def _run(self, staging: Path) -> dict:
         """Every step of :meth:`run`, writing into the staging folder.
@@ -667,7 +597,7 @@ class _Run(RunLog):
         Parameters
         ----------
         staging : Path
-            The staging folder of ``--out`` (empty but for its marker).
+            The staging folder of ``--out`` (empty but for its marker and run.log).
 
         Returns
         -------
@@ -676,14 +606,7 @@ class _Run(RunLog):
         """
         a = self.args
         if a.device == "cuda":  # fail now, not after reading and training
-            from ..utils._device import resolve_device
-
-            steps = ["embed"] + ([a.reducer] if a.reducer != "none" else [])
-            try:
-                for step in steps:
-                    resolve_device("cuda", step)
-            except (RuntimeError, ImportError) as exc:
-                raise CurateError(f"--device cuda: {exc}") from None
+            require_cuda("embed", *([a.reducer] if a.reducer != "none" else []))
         if a.model is not None:
             import torch
 
@@ -734,11 +657,15 @@ class _Run(RunLog):
             kept_rows = np.flatnonzero(o_support)[s_support]  # rows of R
             with self.guarded("mislabelled"):
                 self.dp = run_mislabelled(
-                    self,
                     R[kept_rows],
                     np.flatnonzero(inputs.valid)[kept_rows],
                     inputs.labels,
                     n_mis,
+                    step=self.step,
+                    epochs=a.dp_epochs,
+                    device=a.device,
+                    seed=a.seed,
+                    threads=self.threads,
                 )
             dp = self.dp.scorer
             decisions.mark_mislabelled(self.dp.positions, dp.scores_, dp.support_, dp.categories_)
@@ -746,21 +673,9 @@ class _Run(RunLog):
         params = {k: v for k, v in sorted(vars(a).items()) if k != "command"}
         params["layer"] = layer
         params["threads"] = self.threads  # what ran, also when chosen by default
-        report = build_report(
-            inputs,
-            decisions,
-            Z,
-            R,
-            layer,
-            command=[PROG, *self.argv],
-            parameters=params,
-            steps=self.steps,
-            warnings=self.warnings,
-        )
-        self.write(staging, inputs, decisions, Z, R, report)
-        return report
+        return self.write(staging, inputs, decisions, Z, R, layer, params)
 
-    def write(self, tmp: Path, inputs: Inputs, decisions: Decisions, Z, R, report) -> None:
+    def write(self, tmp: Path, inputs: Inputs, decisions: Decisions, Z, R, layer, params) -> dict:
         """Write every output file into the staging folder of ``--out``.
 
         Parameters
@@ -775,40 +690,39 @@ class _Run(RunLog):
             The embedding.
         R : ndarray of shape (n_valid, k)
             The reduced rows; ``Z`` itself with ``--reducer none``.
-        report : dict
-            The run report; its ``total_seconds`` is set here, just before writing.
+        layer : str or None
+            The embedding layer; None when no model ran.
+        params : dict
+            The run's parameters, as reported.
+
+        Returns
+        -------
+        dict
+            The run report (``report.json``), its ``total_seconds`` set just before
+            it is written.
         """
-        from ..report._html import build_figures, make_thumbnails, shares_percent, write_report
+        from ..report._html import write_report
 
         t = time.perf_counter()
-        out = Path(os.path.abspath(self.args.out))
         write_tables(tmp, inputs, decisions, Z, R)
-        self.step("write", time.perf_counter() - t, detail=str(out))
+        self.timed("write", t, str(Path(os.path.abspath(self.args.out))))
         t = time.perf_counter()
-        thumbs = {}
-        if inputs.is_images:
-            thumbs = make_thumbnails(inputs.data, np.flatnonzero(inputs.valid))
-            # an exact duplicate looks like its first copy
-            for i, first in inputs.exact_duplicate_of.items():
-                if str(first) in thumbs:
-                    thumbs[str(i)] = thumbs[str(first)]
-        report["shares_percent"] = shares_percent(report["counts"])
-        report["figures"] = build_figures(
+        figures, thumbs = report_figures(
+            inputs, decisions, R, device=self.args.device, mislabelled=self.dp
+        )
+        self.timed("report", t, f"figures and {len(thumbs)} thumbnails")
+        report = build_report(
+            inputs,
+            decisions,
+            Z,
             R,
-            decisions.decision,
-            ids=inputs.ids,
-            duplicate_of=decisions.duplicate_of,
-            labels=inputs.labels,
-            has_images=inputs.is_images,
-            device=self.args.device,
+            layer,
+            command=[PROG, *self.argv],
+            parameters=params,
+            steps=self.steps,
+            warnings=self.warnings,
+            figures=figures,
         )
-        if self.dp is not None:
-            report["figures"]["data_parameters"] = self.dp.figures()
-        self.step(
-            "report",
-            time.perf_counter() - t,
-            detail=f"figures and {len(thumbs)} thumbnails",
-        )
-        report["total_seconds"] = round(time.perf_counter() - self.t0, 3)
+        report["total_seconds"] = self.total_seconds()
         write_report(report, tmp, thumbnails=thumbs)
-        (tmp / "run.log").write_text("\n".join(self.log_lines) + "\n", encoding="utf-8")
+        return report

@@ -3,10 +3,11 @@
 Fits :class:`~sklearn_curate.curation.influence.InfluenceScorer` (a LogisticRegression, or a
 user's torch module with ``--model``), computes the influence of every training row
 on the first ``--n-test`` test rows, and writes what
-:func:`~sklearn_curate.curation.influence.save_influence` writes (``influence_{j:05d}.npy``,
+:func:`~sklearn_curate.save_influence` writes (``influence_{j:05d}.npy``,
 ``top_k.json``, ``top_{j:05d}.png``) plus the whole matrix, the self-influence
-ranking, a report and an HTML index into ``--out``. As with ``curate``, the folder is
-written under a temporary name next to ``--out`` and renamed only when complete.
+ranking, a report and an HTML index into ``--out``, all with the writers of
+:mod:`sklearn_curate.report._influence`. As with ``curate``, the folder is written
+under a temporary name next to ``--out`` and renamed only when complete.
 
 :func:`add_influence_parser` adds the sub-parser; :func:`run_influence` runs it and
 raises :class:`~sklearn_curate.cli._inputs.CurateError` (``cli.CurateError``) for bad
@@ -16,20 +17,17 @@ input or options.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import csv
 import datetime
-import html
-import json
 import os
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from ._inputs import CurateError, int_at_least
-from ._outputs import PROG, RunLog, library_versions
+from ._inputs import CurateError, read_array_file
+from ._options import PROG, add_run_options, float_in, int_at_least
+from ._outputs import library_versions
+from ._run import CommandRun, logger, require_cuda, user_error
 
 __all__ = ["add_influence_parser", "run_influence"]
 
@@ -38,6 +36,7 @@ DEFAULT_OUT = "influence_out"
 #: than single ones (CG on the digits: 0.15 s for 10 rows at once, 0.5 s one by one).
 _CHUNK = 64
 _NPZ_KEYS = ("X_train", "y_train", "X_test", "y_test")
+_NPZ_EXPECTED = "an .npz file: np.savez(FILE, X_train=..., y_train=..., X_test=..., y_test=...)"
 
 _DESCRIPTION = """\
 Influence functions (Koh & Liang, 2017): for each of the first --n-test test rows,
@@ -84,24 +83,6 @@ examples:
 # ----------------------------------------------------------------------------------
 # command line
 # ----------------------------------------------------------------------------------
-def _float_in(lo: float, hi: float | None, what: str, *, open_lo: bool = False):
-    """An argparse ``type``: a float in ``[lo, hi)`` (``hi=None``: no upper bound;
-    ``open_lo``: ``lo`` itself excluded)."""
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        low = value <= lo if open_lo else value < lo
-        if not np.isfinite(value) or low or (hi is not None and value >= hi):
-            bound = f"[{lo}, {hi})" if hi is not None else f"{'>' if open_lo else '>='} {lo}"
-            raise argparse.ArgumentTypeError(f"{text} is not {bound}; {what}")
-        return value
-
-    return parse
-
-
 def add_influence_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``influence`` sub-command to ``subparsers``.
 
@@ -158,12 +139,12 @@ def add_influence_parser(subparsers) -> argparse.ArgumentParser:
     )
     mod.add_argument(
         "--C",
-        type=_float_in(0.0, None, "pass the inverse regularisation strength, e.g. 1", open_lo=True),
+        type=float_in(0.0, open_lo=True, hint="pass the inverse regularisation strength, e.g. 1"),
         help="LogisticRegression's C, > 0 (default: 1; not with --model)",
     )
     mod.add_argument(
         "--weight-decay",
-        type=_float_in(0.0, None, "pass e.g. 1e-3"),
+        type=float_in(0.0, hint="pass e.g. 1e-3"),
         default=0.0,
         metavar="WD",
         help="with --model: 0.5 * weight_decay * ||theta||^2 is added to the mean loss "
@@ -171,7 +152,7 @@ def add_influence_parser(subparsers) -> argparse.ArgumentParser:
     )
     mod.add_argument(
         "--damping",
-        type=_float_in(0.0, None, "pass e.g. 0.01"),
+        type=float_in(0.0, hint="pass e.g. 0.01"),
         default=0.0,
         metavar="LAMBDA",
         help="added to the Hessian's diagonal; needed when the model is not at a strict "
@@ -193,49 +174,23 @@ def add_influence_parser(subparsers) -> argparse.ArgumentParser:
     )
     inf.add_argument(
         "--fraction",
-        type=_float_in(0.0, 1.0, "pass the share of training rows to mark, e.g. 0.01"),
+        type=float_in(0.0, 1.0, hint="pass the share of training rows to mark, e.g. 0.01"),
         default=0.01,
         metavar="F",
         help="share of training rows marked 'removed' in self_influence.csv, highest "
         "self-influence first: round(F * n_train) rows (default: %(default)s)",
     )
 
-    run = p.add_argument_group("run")
-    run.add_argument(
-        "--out",
-        default=DEFAULT_OUT,
-        metavar="DIR",
-        help="output folder (default: ./%(default)s); must not exist unless --overwrite",
-    )
-    run.add_argument(
-        "--overwrite",
-        "--force",
-        action="store_true",
-        help="replace --out if it exists (only once complete)",
-    )
-    run.add_argument(
-        "--device",
-        choices=("auto", "cpu", "cuda"),
-        default="auto",
-        help="where torch computes (default: %(default)s = cuda when torch sees one)",
-    )
-    run.add_argument(
-        "--threads",
-        type=int_at_least(1),
-        metavar="N",
-        help="torch CPU threads (default: 1 for the built-in LogisticRegression, whose "
+    add_run_options(
+        p,
+        default_out=DEFAULT_OUT,
+        overwrite_aliases=("--force",),
+        device_help="where torch computes (default: %(default)s = cuda when torch sees one)",
+        threads_help="torch CPU threads (default: 1 for the built-in LogisticRegression, whose "
         "many small products slow down badly with more when other processes share the "
         "cores (6x measured on 2 busy cores); torch's default, one per core, with --model)",
-    )
-    run.add_argument(
-        "--seed",
-        type=int,
-        default=0,
-        help="seeds LiSSA and the --model's initial weights; not the built-in split "
+        seed_help="seeds LiSSA and the --model's initial weights; not the built-in split "
         "(default: %(default)s)",
-    )
-    run.add_argument(
-        "--quiet", "-q", action="store_true", help="no progress bars or log lines; errors only"
     )
     return p
 
@@ -258,6 +213,12 @@ def _default_data():
 def _load_npz(path: str):
     """Read and check ``--array``; images are flattened and give the image shape.
 
+    Parameters
+    ----------
+    path : str
+        ``--array``: an ``.npz`` file with ``X_train``, ``y_train``, ``X_test``,
+        ``y_test`` and optionally ``image_shape``.
+
     Returns
     -------
     X_train, y_train, X_test, y_test : ndarray
@@ -265,36 +226,30 @@ def _load_npz(path: str):
     image_shape : tuple or None
         From the ``image_shape`` key, else the shape of image arrays (ndim > 2).
     info : dict
+        ``kind`` and ``source`` of the data, for the report.
 
     Raises
     ------
     CurateError
         Naming the missing key, the bad shape or the non-finite value.
     """
-    file = Path(path)
-    if not file.is_file():
-        raise CurateError(f"--array {path!r} does not exist.")
-    try:
-        data = np.load(file, allow_pickle=False)
-    except Exception as exc:
-        raise CurateError(f"--array {path!r} cannot be read by numpy.load ({exc}).") from None
-    if not isinstance(data, np.lib.npyio.NpzFile):
+
+    def select(names):
+        missing = [k for k in _NPZ_KEYS if k not in names]
+        if missing:
+            raise CurateError(
+                f"--array {path!r} has no key {', '.join(map(repr, missing))}; it has "
+                f"{', '.join(map(repr, names)) or 'no arrays'}. Needed: "
+                f"{', '.join(_NPZ_KEYS)} (image_shape optional)."
+            )
+        return [k for k in (*_NPZ_KEYS, "image_shape") if k in names]
+
+    arrays = read_array_file(path, expected=_NPZ_EXPECTED, select=select)
+    if not isinstance(arrays, dict):
         raise CurateError(
             f"--array {path!r} holds one array, not an .npz archive; save it with "
             "np.savez(FILE, X_train=..., y_train=..., X_test=..., y_test=...)."
         )
-    with data:
-        missing = [k for k in _NPZ_KEYS if k not in data.files]
-        if missing:
-            raise CurateError(
-                f"--array {path!r} has no key {', '.join(map(repr, missing))}; it has "
-                f"{', '.join(map(repr, data.files)) or 'no arrays'}. Needed: "
-                f"{', '.join(_NPZ_KEYS)} (image_shape optional)."
-            )
-        try:
-            arrays = {k: data[k] for k in (*_NPZ_KEYS, "image_shape") if k in data.files}
-        except ValueError as exc:  # object arrays need allow_pickle
-            raise CurateError(f"--array {path!r}: {exc}") from None
     shapes = {}
     for name in ("X_train", "X_test"):
         a = arrays[name]
@@ -328,7 +283,7 @@ def _load_npz(path: str):
         image_shape = tuple(int(v) for v in np.ravel(arrays["image_shape"]))
     elif len(shapes["X_train"]) > 1:
         image_shape = tuple(int(v) for v in shapes["X_train"])
-    info = {"kind": "npz", "source": str(file.absolute())}
+    info = {"kind": "npz", "source": str(Path(path).absolute())}
     return (
         arrays["X_train"],
         arrays["y_train"],
@@ -353,30 +308,25 @@ def _check_image_shape(shape, d: int, origin: str):
     return shape[:2] if len(shape) == 3 and shape[2] == 1 else shape
 
 
-@contextlib.contextmanager
-def _user_error(step: str):
-    """Report an estimator's ValueError / TypeError as one line, not a traceback."""
-    try:
-        yield
-    except (ValueError, TypeError) as exc:
-        raise CurateError(f"{step} step failed: {' '.join(str(exc).split())}") from None
-
-
 # ----------------------------------------------------------------------------------
 # the run
 # ----------------------------------------------------------------------------------
-class _InfluenceRun(RunLog):
-    """One ``influence`` run: load, fit, influence, write; timings and log lines."""
+class _InfluenceRun(CommandRun):
+    """One ``influence`` run: load, fit, influence, write; timings and log lines.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed ``influence`` options.
+    argv : list of str or None
+        The command line without the program name, for the report.
+    """
+
+    command = "influence"
 
     def __init__(self, args: argparse.Namespace, argv: list[str] | None):
-        super().__init__(quiet=args.quiet)
-        self.args = args
-        self.argv = list(argv) if argv is not None else list(sys.argv[1:])
+        super().__init__(args, argv)
         self.shape = (0, 0)  # (test rows, training rows), set by the run
-
-    def timed(self, name: str, start: float, detail: str = "", device=None) -> None:
-        """``step`` for a step that began at ``time.perf_counter()`` ``start``."""
-        self.step(name, time.perf_counter() - start, device, None, detail)
 
     def _bar(self, iterable=None, **kw):
         from tqdm.auto import tqdm
@@ -427,7 +377,7 @@ class _InfluenceRun(RunLog):
             f"{len(Xtr)} training rows, {n_test} test rows, {d} features, {info['kind']}",
         )
         if shape is None:
-            self.log("no image shape (--image-shape): no top-k pictures")
+            logger.info("no image shape (--image-shape): no top-k pictures")
         return Xtr, ytr, Xte, yte, shape, info
 
     def estimator(self):
@@ -464,7 +414,7 @@ class _InfluenceRun(RunLog):
         )
         t = time.perf_counter()
         if a.model is None:
-            with _user_error("fit"):
+            with user_error("fit", (ValueError, TypeError)):
                 scorer.fit(Xtr, ytr)
         else:
             try:
@@ -481,7 +431,7 @@ class _InfluenceRun(RunLog):
         )
         self.timed("fit", t, detail, scorer.device_)
         if scorer.grad_norm_ > 1e-5:
-            self.log(
+            logger.info(
                 f"warning: gradient norm {scorer.grad_norm_:.2e} at the end of training; "
                 "influence assumes an optimum (raise --weight-decay or --damping)"
             )
@@ -494,7 +444,7 @@ class _InfluenceRun(RunLog):
         starts = range(0, n, _CHUNK)
         with self._bar(total=n, desc="influence", unit="test row") as bar:
             for s in starts:
-                with _user_error("influence"):
+                with user_error("influence", (ValueError, TypeError)):
                     out[s : s + _CHUNK] = scorer.influence(Xte[s : s + _CHUNK], yte[s : s + _CHUNK])
                 bar.update(min(_CHUNK, n - s))
         method = scorer.method_
@@ -502,30 +452,37 @@ class _InfluenceRun(RunLog):
         return out
 
     # -- whole run -------------------------------------------------------------------
-    def run(self) -> dict:
+    def protected(self) -> tuple[list, list]:
+        """``--array`` and a ``--model`` file: ``--out`` stays clear of them.
+
+        Returns
+        -------
+        protect, protect_contained : list of (str, str or None)
+            As :meth:`CommandRun.protected`.
+        """
         from ._model import model_file
-        from ._output_folder import OutputFolder
 
         a = self.args
-        folder = OutputFolder(
-            a.out,
-            a.overwrite,
-            protect=[("--array", a.array)],
-            protect_contained=[("--model", model_file(a.model))],
-            command="influence",
-            log=self.log,
-        )
-        with folder as staging:  # checks --out before any work; in place only when complete
-            report = self._run(staging)
-        out = Path(a.out)  # as the user wrote it, for the last line
+        return [("--array", a.array)], [("--model", model_file(a.model))]
+
+    def summary(self, report: dict) -> str:
+        """The last line: the size of the matrix, the rows marked, the time.
+
+        Parameters
+        ----------
+        report : dict
+            The run report.
+
+        Returns
+        -------
+        str
+        """
         n_test, n_train = self.shape
-        self.log(
-            f"wrote {out}: {n_test} test rows x {n_train} training rows, "
+        return (
+            f"wrote {Path(self.args.out)}: {n_test} test rows x {n_train} training rows, "
             f"{report['n_removed']} highest self-influence marked removed in "
             f"{report['total_seconds']:.1f} s"
         )
-        self.append_last_line(folder.out)
-        return report
 
     def _run(self, staging: Path) -> dict:
         """Every step of :meth:`run`, writing into the staging folder of ``--out``.
@@ -533,7 +490,7 @@ class _InfluenceRun(RunLog):
         Parameters
         ----------
         staging : Path
-            The staging folder (empty but for its marker).
+            The staging folder (empty but for its marker and run.log).
 
         Returns
         -------
@@ -543,11 +500,8 @@ class _InfluenceRun(RunLog):
         from ._model import torch_threads
 
         a = self.args
-        if a.device == "cuda":
-            import torch
-
-            if not torch.cuda.is_available():
-                raise CurateError("--device cuda: torch sees no CUDA device; use --device cpu.")
+        if a.device == "cuda":  # fail now, not after loading and fitting
+            require_cuda("influence")
         if a.model is None and (a.weight_decay != 0.0):
             raise CurateError("--weight-decay applies to --model only; use --C for the default.")
         if a.model is not None and a.C is not None:
@@ -585,37 +539,50 @@ class _InfluenceRun(RunLog):
         return report
 
     def write(self, tmp: Path, scorer, data, inf, report) -> None:
-        from ..curation.influence import _grid_png, _top_k
+        """Write every output file into the staging folder of ``--out``.
+
+        Parameters
+        ----------
+        tmp : Path
+            The staging folder.
+        scorer : InfluenceScorer
+            The fitted scorer.
+        data : tuple
+            What :meth:`load` returned.
+        inf : ndarray of shape (n_test, n_train)
+            The influence matrix.
+        report : dict
+            The run report; its ``total_seconds`` is set here, just before writing.
+        """
+        from ..report._influence import (
+            write_index,
+            write_influence,
+            write_influence_report,
+            write_self_influence,
+        )
 
         Xtr, ytr, Xte, yte, shape, info = data
-        k = self.args.k
         t = time.perf_counter()
-        # the files of save_influence, from the matrix already computed
-        top = _top_k(inf, k)
-        np.save(tmp / "influence.npy", inf)
-        for j in range(len(inf)):
-            np.save(tmp / f"influence_{j:05d}.npy", inf[j])
-        with open(tmp / "top_k.json", "w") as fh:
-            json.dump({key: v.tolist() for key, v in top.items()}, fh)
+        train = test = None
         if shape is not None:
             train, test = Xtr.reshape((-1, *shape)), Xte.reshape((-1, *shape))
-            for j in self._bar(range(len(inf)), desc="pictures", unit="png"):
-                _grid_png(tmp / f"top_{j:05d}.png", train, top, j, test[j], top["helpful"].shape[1])
-        _write_self_influence(tmp / "self_influence.csv", scorer, ytr)
-        _write_index(tmp / "index.html", top, ytr, yte, _predict(scorer, Xte), shape, report)
+        _, top = write_influence(
+            tmp,
+            inf,
+            self.args.k,
+            train_images=train,
+            test_images=test,
+            whole=True,
+            progress=not self.args.quiet,
+        )
+        write_self_influence(
+            tmp / "self_influence.csv", scorer.self_influence_, scorer.support_, ytr
+        )
+        pred = _predict(scorer, Xte)
+        write_index(tmp / "index.html", top, ytr, yte, pred, shape is not None, report)
         self.timed("write", t, os.path.abspath(self.args.out))
-        report["total_seconds"] = round(time.perf_counter() - self.t0, 3)
-        with open(tmp / "report.json", "w", encoding="utf-8") as fh:
-            json.dump(report, fh, indent=2, default=_json_default)
-        (tmp / "run.log").write_text("\n".join(self.log_lines) + "\n", encoding="utf-8")
-
-
-def _json_default(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray | Path):
-        return o.tolist() if isinstance(o, np.ndarray) else str(o)
-    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
+        report["total_seconds"] = self.total_seconds()
+        write_influence_report(tmp / "report.json", report)
 
 
 def _predict(scorer, X):
@@ -631,59 +598,6 @@ def _predict(scorer, X):
         return out.argmax(1).cpu().numpy() if out.ndim == 2 else None
     except Exception:  # a module without class scores: the index shows no prediction
         return None
-
-
-def _write_self_influence(path: Path, scorer, ytr) -> None:
-    si = scorer.self_influence_
-    rank = np.empty(len(si), dtype=np.int64)
-    # ties by row, as the curator breaks them: scores_ = -si, lowest dropped first
-    rank[np.lexsort((np.arange(len(si)), -si))] = np.arange(1, len(si) + 1)
-    with open(path, "w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["row", "label", "self_influence", "rank", "decision"])
-        for i in range(len(si)):
-            decision = "kept" if scorer.support_[i] else "removed"
-            w.writerow([i, _label(ytr[i]), f"{si[i]:.6g}", int(rank[i]), decision])
-
-
-def _label(v):
-    v = v.item() if isinstance(v, np.generic) else v
-    return int(v) if isinstance(v, float) and v.is_integer() else v
-
-
-def _write_index(path: Path, top, ytr, yte, pred, shape, report) -> None:
-    e = html.escape
-    inp = report["input"]
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>influence</title>",
-        "<style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;"
-        "margin:.3em 0}td,th{border:1px solid #ccc;padding:2px 6px;font-size:90%}"
-        ".h{color:#080}.x{color:#c00}section{margin-bottom:2em}</style></head><body>",
-        f"<h1>Influence: {inp['n_test']} test rows x {inp['n_train']} training rows</h1>",
-        f"<p>Model {e(str(report['model']))}, method {e(report['method'])}, "
-        f"{report['n_params']} parameters, gradient norm {report['grad_norm']:.2e}. "
-        "Influence &gt; 0: removing the training row raises the test loss (helpful); "
-        "&lt; 0: harmful. Self-influence ranking: <a href='self_influence.csv'>"
-        "self_influence.csv</a>; all numbers: <a href='report.json'>report.json</a>.</p>",
-    ]
-    for j in range(top["helpful"].shape[0]):
-        p = "" if pred is None else f", predicted {e(str(_label(pred[j])))}"
-        parts.append(f"<section><h2>test row {j}: label {e(str(_label(yte[j])))}{p}</h2>")
-        if shape is not None:
-            parts.append(f"<img src='top_{j:05d}.png' alt='test row {j}'>")
-        k = top["helpful"].shape[1]
-        parts.append(
-            f"<table><tr><th></th><th colspan='{k}'>training row (label): influence</th></tr>"
-        )
-        for name, cls in (("helpful", "h"), ("harmful", "x")):
-            cells = "".join(
-                f"<td class='{cls}'>{int(i)} ({e(str(_label(ytr[int(i)])))}): {v:+.3g}</td>"
-                for i, v in zip(top[name][j], top[name + "_influence"][j], strict=True)
-            )
-            parts.append(f"<tr><th class='{cls}'>{name}</th>{cells}</tr>")
-        parts.append("</table></section>")
-    parts.append("</body></html>")
-    path.write_text("\n".join(parts), encoding="utf-8")
 
 
 def run_influence(args: argparse.Namespace, argv: list[str] | None = None) -> None:

@@ -12,7 +12,6 @@ and is listed with the id of the first copy. Problems with the input as a whole 
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import os
 import re
@@ -595,15 +594,82 @@ def _what_is(path: Path) -> str:
     return "text; load it and save the array with numpy.save"
 
 
-def _load_array_file(path: Path, file: str):
-    """Read ``--array``: a ``.npy`` array or an ``.npz`` archive of named arrays.
+#: What ``curate --array`` takes, for messages.
+_ARRAY_EXPECTED = "a .npy file (numpy.save) or an .npz file (numpy.savez) of numbers"
+
+
+def read_array_file(file: str, *, expected: str, select=None):
+    """Read ``--array``: a ``.npy`` array or named arrays of an ``.npz`` archive.
+
+    The one reader of NumPy files of both sub-commands: the file must be a NumPy
+    file (its first bytes say so, whatever its name) of numbers, not Python objects
+    (pickles are never loaded).
 
     Parameters
     ----------
-    path : Path
-        The file.
     file : str
-        The option's value, for messages.
+        The option's value.
+    expected : str
+        What the command takes ("a .npy file (numpy.save) or ..."), for messages.
+    select : callable, optional
+        Called with the names of an ``.npz`` archive's arrays; returns the names to
+        read, and may raise :class:`CurateError` when the one wanted is missing.
+        Default: every array.
+
+    Returns
+    -------
+    ndarray or dict of str to ndarray
+        The array of a ``.npy`` file; the arrays of an ``.npz`` archive, by name, in
+        the order ``select`` returned.
+
+    Raises
+    ------
+    CurateError
+        If the file is missing, not a NumPy file (the message guesses what it is),
+        unreadable, or holds Python objects.
+    """
+    path = Path(file)
+    if not path.is_file():
+        raise CurateError(f"--array {file!r} does not exist or is not a file.")
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(6)
+    except OSError as exc:
+        raise CurateError(f"--array {file!r} cannot be read ({exc.strerror or exc}).") from None
+    if magic.startswith(b"PK\x03\x04"):  # a zip archive: .npz
+        kind = ".npz"
+    elif magic.startswith(b"\x93NUMPY"):
+        kind = ".npy"
+    else:
+        raise CurateError(
+            f"--array {file!r} is not a NumPy file: it looks like {_what_is(path)}. "
+            f"Pass {expected}."
+        )
+    try:
+        if kind == ".npy":
+            return np.load(path, allow_pickle=False)
+        with np.load(path, allow_pickle=False) as npz:
+            names = list(npz.files)
+            return {k: npz[k] for k in (names if select is None else select(names))}
+    except CurateError:
+        raise
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise CurateError(
+                f"--array {file!r} holds Python objects, not numbers; pass {expected}."
+            ) from None
+        raise CurateError(f"--array {file!r} is not a readable {kind} file ({exc}).") from None
+    except Exception as exc:
+        raise CurateError(f"--array {file!r} is not a readable {kind} file ({exc}).") from None
+
+
+def _load_array_file(file: str):
+    """Read ``curate --array``: the data and labels of a ``.npy`` or ``.npz`` file.
+
+    Parameters
+    ----------
+    file : str
+        The option's value.
 
     Returns
     -------
@@ -617,63 +683,37 @@ def _load_array_file(path: Path, file: str):
     Raises
     ------
     CurateError
-        If the file is neither, holds objects (pickles), or an ``.npz`` file holds no
-        data array under :data:`NPZ_DATA_KEYS` and more than one array.
+        As :func:`read_array_file`; or if an ``.npz`` file holds no data array under
+        :data:`NPZ_DATA_KEYS` and more than one array, or labels that are not one per
+        row.
     """
-    expected = "a .npy file (numpy.save) or an .npz file (numpy.savez) of numbers"
-    try:
-        with open(path, "rb") as fh:
-            magic = fh.read(6)
-    except OSError as exc:
-        raise CurateError(f"--array {file!r} cannot be read ({exc.strerror or exc}).") from None
-    if magic.startswith(b"PK\x03\x04"):  # a zip archive: .npz
-        try:
-            with np.load(path, allow_pickle=False) as npz:
-                names = list(npz.files)
-                key = next((k for k in NPZ_DATA_KEYS if k in names), None)
-                if key is None and len(names) == 1:
-                    key = names[0]
-                if key is None:
-                    raise CurateError(
-                        f"--array {file!r} is an .npz file with arrays {names}; name the "
-                        f"data one of {', '.join(NPZ_DATA_KEYS)} (and the labels one of "
-                        f"{', '.join(NPZ_LABEL_KEYS)}), e.g. numpy.savez(f, X=X, y=y)."
-                    )
-                X = npz[key]
-                lkey = next((k for k in NPZ_LABEL_KEYS if k in names and k != key), None)
-                labels = npz[lkey] if lkey is not None else None
-        except CurateError:
-            raise
-        except ValueError as exc:
-            if "allow_pickle" in str(exc):
-                raise CurateError(
-                    f"--array {file!r} holds Python objects, not numbers; pass {expected}."
-                ) from None
-            raise CurateError(f"--array {file!r} is not a readable .npz file ({exc}).") from None
-        except Exception as exc:
-            raise CurateError(f"--array {file!r} is not a readable .npz file ({exc}).") from None
-        if labels is not None and (labels.ndim != 1 or len(labels) != len(X)):
+    keys = {}
+
+    def select(names):
+        key = next((k for k in NPZ_DATA_KEYS if k in names), None)
+        if key is None and len(names) == 1:
+            key = names[0]
+        if key is None:
             raise CurateError(
-                f"--array {file!r}: labels {lkey!r} have shape {labels.shape}; pass one "
-                f"label per row of {key!r} ({len(X)} rows)."
+                f"--array {file!r} is an .npz file with arrays {names}; name the "
+                f"data one of {', '.join(NPZ_DATA_KEYS)} (and the labels one of "
+                f"{', '.join(NPZ_LABEL_KEYS)}), e.g. numpy.savez(f, X=X, y=y)."
             )
-        return X, labels, key
-    if not magic.startswith(b"\x93NUMPY"):
+        keys["data"] = key
+        keys["labels"] = next((k for k in NPZ_LABEL_KEYS if k in names and k != key), None)
+        return [k for k in keys.values() if k is not None]
+
+    arrays = read_array_file(file, expected=_ARRAY_EXPECTED, select=select)
+    if not isinstance(arrays, dict):
+        return arrays, None, None
+    key, lkey = keys["data"], keys["labels"]
+    X, labels = arrays[key], arrays.get(lkey)
+    if labels is not None and (labels.ndim != 1 or len(labels) != len(X)):
         raise CurateError(
-            f"--array {file!r} is not a NumPy file: it looks like {_what_is(path)}. "
-            f"Pass {expected}."
+            f"--array {file!r}: labels {lkey!r} have shape {labels.shape}; pass one "
+            f"label per row of {key!r} ({len(X)} rows)."
         )
-    try:
-        X = np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        if "allow_pickle" in str(exc):
-            raise CurateError(
-                f"--array {file!r} holds Python objects, not numbers; pass {expected}."
-            ) from None
-        raise CurateError(f"--array {file!r} is not a readable .npy file ({exc}).") from None
-    except Exception as exc:
-        raise CurateError(f"--array {file!r} is not a readable .npy file ({exc}).") from None
-    return X, None, None
+    return X, labels, key
 
 
 def _array_inputs(file: str, image_size: int | None) -> Inputs:
@@ -704,9 +744,7 @@ def _array_inputs(file: str, image_size: int | None) -> Inputs:
         unsupported shape, or every row holds NaN or inf.
     """
     path = Path(file)
-    if not path.is_file():
-        raise CurateError(f"--array {file!r} does not exist or is not a file.")
-    X, labels, key = _load_array_file(path, file)
+    X, labels, key = _load_array_file(file)
     shown = file if key is None else f"{file}[{key!r}]"
     if not isinstance(X, np.ndarray) or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
         raise CurateError(f"--array {shown!r} must hold a numeric array; it holds {X.dtype}.")
@@ -750,30 +788,3 @@ def _array_inputs(file: str, image_size: int | None) -> Inputs:
             "shape": list(X.shape[1:]),
         },
     )
-
-
-def int_at_least(minimum: int):
-    """Make an argparse ``type`` that parses an integer of at least ``minimum``.
-
-    Parameters
-    ----------
-    minimum : int
-        The smallest value accepted.
-
-    Returns
-    -------
-    callable
-        Takes the option's value (str) and returns it as an int; raises
-        ``argparse.ArgumentTypeError`` if it is not an integer or below ``minimum``.
-    """
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{text} must be at least {minimum}")
-        return value
-
-    return parse

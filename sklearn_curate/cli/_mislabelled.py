@@ -81,14 +81,22 @@ class MislabelledResult:
         return fig
 
 
-def run_mislabelled(run, R_kept, kept_pos, labels, n_drop: int) -> MislabelledResult:
+def run_mislabelled(
+    R_kept,
+    kept_pos,
+    labels,
+    n_drop: int,
+    *,
+    step,
+    epochs: int,
+    device: str = "auto",
+    seed: int = 0,
+    threads: int | None = None,
+) -> MislabelledResult:
     """Score the kept rows with :class:`DataParameterScorer`; drop ``n_drop`` of them.
 
     Parameters
     ----------
-    run : sklearn_curate.cli._curate._Run
-        The run: its options (``mislabelled``, ``dp_epochs``, ``seed``, ``device``),
-        its torch thread count and its step recorder.
     R_kept : ndarray of shape (m, k)
         The reduced rows kept by the outlier and similarity steps.
     kept_pos : ndarray of int, shape (m,)
@@ -98,6 +106,18 @@ def run_mislabelled(run, R_kept, kept_pos, labels, n_drop: int) -> MislabelledRe
         outside the class folders) are not scored and stay kept.
     n_drop : int
         How many rows to drop (``round(--mislabelled * n)``).
+    step : callable
+        Records the finished step: ``step(name, seconds, device=None, backend=None,
+        detail="")``.
+    epochs : int
+        ``--dp-epochs``: training epochs of the scorer.
+    device : {"auto", "cpu", "cuda"}, default="auto"
+        ``--device``.
+    seed : int, default=0
+        ``--seed``.
+    threads : int or None, default=None
+        Torch CPU threads of the run (None: as they are); also used by the t-SNE of
+        the report's figures.
 
     Returns
     -------
@@ -111,7 +131,6 @@ def run_mislabelled(run, R_kept, kept_pos, labels, n_drop: int) -> MislabelledRe
     from ..curation.data_parameters import DataParameterScorer
     from ._model import torch_threads
 
-    a = run.args
     y = np.asarray([labels[p] for p in kept_pos], dtype=object)
     has = y != ""
     X, y, pos = R_kept[has], [str(v) for v in y[has]], np.asarray(kept_pos)[has]
@@ -123,13 +142,13 @@ def run_mislabelled(run, R_kept, kept_pos, labels, n_drop: int) -> MislabelledRe
         )
     t = time.perf_counter()
     dp = DataParameterScorer(
-        max_epochs=a.dp_epochs,
+        max_epochs=epochs,
         # n_drop of the m rows is the share n_drop / m of them; round() restores n_drop
         fraction=n_drop / m,
-        device=a.device,
-        random_state=a.seed,
+        device=device,
+        random_state=seed,
     )
-    with torch_threads(run.threads):
+    with torch_threads(threads):
         dp.fit(X, y)
     support = np.asarray(dp.support_, dtype=bool)
     if int((~support).sum()) != n_drop:
@@ -137,12 +156,12 @@ def run_mislabelled(run, R_kept, kept_pos, labels, n_drop: int) -> MislabelledRe
             f"DataParameterScorer dropped {(~support).sum()} rows, expected {n_drop}"
         )
     counts = {c: int((dp.categories_ == c).sum()) for c in ("easy", "hard", "need_review")}
-    run.step(
+    step(
         "mislabelled",
         time.perf_counter() - t,
         dp.device_,
         "torch",
-        f"dropped {n_drop} of {m} ({a.dp_epochs} epochs, best epoch {dp.best_epoch_}; "
+        f"dropped {n_drop} of {m} ({epochs} epochs, best epoch {dp.best_epoch_}; "
         f"{counts['easy']} easy, {counts['hard']} hard, {counts['need_review']} need review)",
     )
-    return MislabelledResult(pos, dp, y, run.threads)
+    return MislabelledResult(pos, dp, y, threads)

@@ -109,7 +109,7 @@ def _load_user_model(spec: str):
 
 
 def _check_layer(model, layer: str | None) -> str:
-    """Check that ``layer`` names a module of ``model``.
+    """Check that ``layer`` names a module of ``model``, as the embedder will look it up.
 
     Parameters
     ----------
@@ -126,13 +126,17 @@ def _check_layer(model, layer: str | None) -> str:
     Raises
     ------
     CurateError
-        If ``layer`` is None or not found; the message lists the model's layers.
+        If ``layer`` is None or not found; the message lists the model's layers
+        (the embedder's own message, with the closest name when one is close).
     """
-    names = [name for name, _ in model.named_modules() if name]
+    from ..embedding._embedder import _get_layer, _layer_names
+
     if layer is None:
-        raise CurateError(f"--model needs --layer; layers are: {', '.join(names)}")
-    if layer not in names:
-        raise CurateError(f"layer {layer!r} not found; layers are: {', '.join(names)}")
+        raise CurateError(f"--model needs --layer; layers are: {', '.join(_layer_names(model))}")
+    try:
+        _get_layer(model, layer)
+    except ValueError as exc:
+        raise CurateError(str(exc)) from None
     return layer
 
 

@@ -1,19 +1,17 @@
 """The output folder of ``sklearn-curate curate``: decision lists, scores, embeddings, report.
 
 The folder itself (checks, staging, marker, swap into place) is
-:class:`sklearn_curate.cli._output_folder.OutputFolder`; the report is written by
-:mod:`sklearn_curate.report._html`; this module assembles it.
+:class:`sklearn_curate.cli._output_folder.OutputFolder`; the figures are computed and
+the report written by :mod:`sklearn_curate.report._html`; this module assembles the
+report (:func:`build_report`, from :func:`report_figures`) and writes the tables.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime
 import importlib.metadata
 import platform
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,89 +43,6 @@ _VERSIONED = (
     "Pillow",
     "tqdm",
 )
-
-
-#: The program name in log lines.
-PROG = "sklearn-curate"
-
-
-class RunLog:
-    """Progress lines and step records of one command run (both sub-commands).
-
-    Parameters
-    ----------
-    quiet : bool
-        No progress lines on stderr (they are still kept for ``run.log``).
-
-    Attributes
-    ----------
-    steps : list of dict
-        One record per finished step: ``name``, ``seconds`` (wall clock, rounded to
-        ms), ``device``, ``backend`` and ``detail``; report.json's ``steps``.
-    warnings : list of str
-        The run's warnings (:meth:`warn`); report.json's ``warnings``.
-    log_lines : list of str
-        Every progress line with its time stamp; ``run.log``.
-    """
-
-    def __init__(self, quiet: bool):
-        self.quiet = quiet
-        self.steps: list[dict] = []
-        self.warnings: list[str] = []
-        self.log_lines: list[str] = []
-        self.t0 = time.perf_counter()
-
-    def log(self, msg: str) -> None:
-        """Print a progress line on stderr unless quiet; keep it for ``run.log``."""
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-        self.log_lines.append(f"{stamp} [{PROG}] {msg}")
-        if not self.quiet:
-            print(f"[{PROG}] {msg}", file=sys.stderr, flush=True)
-
-    def warn(self, msg: str) -> None:
-        """Log a warning line (also with ``quiet``) and keep it for report.json.
-
-        Parameters
-        ----------
-        msg : str
-            One line.
-        """
-        self.warnings.append(msg)
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-        self.log_lines.append(f"{stamp} [{PROG}] warning: {msg}")
-        print(f"[{PROG}] warning: {msg}", file=sys.stderr, flush=True)
-
-    def step(self, name, seconds, device=None, backend=None, detail=""):
-        """Record a finished step for the report and log it.
-
-        Parameters
-        ----------
-        name : str
-            The step ("load", "train", "fit", ...).
-        seconds : float
-            Its wall-clock time.
-        device, backend : str, optional
-            Where and with what it ran, if it ran an estimator.
-        detail : str, default=""
-            One line on what it did.
-        """
-        self.steps.append(
-            {
-                "name": name,
-                "seconds": round(seconds, 3),
-                "device": device,
-                "backend": backend,
-                "detail": detail,
-            }
-        )
-        where = f" [{device}/{backend}]" if backend else (f" [{device}]" if device else "")
-        self.log(f"{name}: {seconds:.2f} s{where}{' - ' + detail if detail else ''}")
-
-    def append_last_line(self, out: Path) -> None:
-        """Add the last progress line to ``out/run.log`` (written before it was logged)."""
-        with contextlib.suppress(OSError):
-            with open(out / "run.log", "a", encoding="utf-8") as fh:
-                fh.write(self.log_lines[-1] + "\n")
 
 
 def library_versions() -> dict:
@@ -280,6 +195,7 @@ def build_report(
     parameters: dict,
     steps: list[dict],
     warnings: list[str] | None = None,
+    figures: dict,
 ) -> dict:
     """Assemble the run report (the content of ``report.json``).
 
@@ -300,17 +216,19 @@ def build_report(
     parameters : dict
         The run's parameters, as reported.
     steps : list of dict
-        The step records; kept by reference, so steps recorded later (the write
-        step) still appear.
+        The step records; kept by reference.
     warnings : list of str, optional
         Warnings of the run (e.g. a cut-off inside tied scores); kept by reference.
+    figures : dict
+        Every number of report.html (:func:`report_figures`).
 
     Returns
     -------
     dict
-        JSON-serialisable but for ``total_seconds``, which the caller sets (None here)
-        once everything else is written.
+        JSON-serialisable; ``total_seconds`` is None, for the caller to set once
+        everything else is done.
     """
+    from ..report._html import shares_percent
 
     counts = {"inputs": len(inputs.ids), **decisions.counts()}
     versions = library_versions()
@@ -364,7 +282,63 @@ def build_report(
         )
     if inputs.faults is not None:
         report["default_data"] = _default_data_summary(inputs.faults, decisions.decision)
+    report["shares_percent"] = shares_percent(counts)
+    report["figures"] = figures
     return report
+
+
+def report_figures(
+    inputs: Inputs, decisions: Decisions, R: np.ndarray, *, device, mislabelled=None
+):
+    """The figures of report.html and the thumbnails of the inputs.
+
+    Parameters
+    ----------
+    inputs : Inputs
+        The loaded inputs.
+    decisions : Decisions
+        The outcome per input.
+    R : ndarray of shape (n_valid, k)
+        The reduced rows the filters saw.
+    device : {"auto", "cpu", "cuda"}
+        ``--device``, for the 2D / 3D views of the embedding.
+    mislabelled : MislabelledResult, optional
+        The mislabelled step's result; its figures become ``figures["data_parameters"]``.
+
+    Returns
+    -------
+    figures : dict
+        :func:`~sklearn_curate.report.build_figures` of the run (plus
+        ``data_parameters``).
+    thumbnails : dict of str to str
+        Input position -> base64 PNG, for image inputs (an exact duplicate shows its
+        first copy); empty for feature vectors.
+    """
+    from ..curation._summary import summarize_curation
+    from ..report._html import build_figures, make_thumbnails
+
+    thumbs = {}
+    if inputs.is_images:
+        thumbs = make_thumbnails(inputs.data, np.flatnonzero(inputs.valid))
+        # an exact duplicate looks like its first copy
+        for i, first in inputs.exact_duplicate_of.items():
+            if str(first) in thumbs:
+                thumbs[str(i)] = thumbs[str(first)]
+    # the numbers are measured here (curation), the report only shapes them
+    summary = summarize_curation(R, decisions.decision[inputs.valid], device=device)
+    figures = build_figures(
+        R,
+        decisions.decision,
+        ids=inputs.ids,
+        duplicate_of=decisions.duplicate_of,
+        labels=inputs.labels,
+        has_images=inputs.is_images,
+        device=device,
+        summary=summary,
+    )
+    if mislabelled is not None:
+        figures["data_parameters"] = mislabelled.figures()
+    return figures, thumbs
 
 
 def _default_data_summary(faults: dict, decision: np.ndarray) -> dict:

@@ -210,7 +210,7 @@ def glosh_from_condensed_tree(condensed_tree):
 
 
 # -- HDBSCAN's tree from an exact k-nearest-neighbour graph ----------------------------
-def _cheapest_exits(X, core, comp, n_candidates=4, small=64):
+def _cheapest_exits(X, core, comp, n_candidates=4, small=64, n_jobs=-1):
     """Cheapest mutual-reachability edge out of every component but the largest.
 
     Candidates are each member's ``n_candidates`` nearest outside its component: small
@@ -229,6 +229,8 @@ def _cheapest_exits(X, core, comp, n_candidates=4, small=64):
         Nearest outside neighbours tried per member.
     small : int, default=64
         Components of at most this many samples share one search.
+    n_jobs : int or None, default=-1
+        Threads of a k-d tree search (:func:`~sklearn_curate.utils.neighbors.kneighbors`).
 
     Returns
     -------
@@ -241,14 +243,14 @@ def _cheapest_exits(X, core, comp, n_candidates=4, small=64):
     small_rows = np.flatnonzero((sizes[comp] <= small) & (comp != largest))
     if small_rows.size:
         k = min(X.shape[0], int(sizes[comp[small_rows]].max()) + n_candidates)
-        d, j = kneighbors(X, k, query=X[small_rows], device="cpu")
+        d, j = kneighbors(X, k, query=X[small_rows], device="cpu", n_jobs=n_jobs)
         d[comp[j] == comp[small_rows, None]] = np.inf
         found.append((np.repeat(small_rows, k), j.ravel(), d.ravel()))
     for c in np.flatnonzero((sizes > small) & (np.arange(sizes.size) != largest)):
         inside = comp == c
         members, others = np.flatnonzero(inside), np.flatnonzero(~inside)
         k = min(n_candidates, others.size)
-        d, j = kneighbors(X[others], k, query=X[members], device="cpu")
+        d, j = kneighbors(X[others], k, query=X[members], device="cpu", n_jobs=n_jobs)
         found.append((np.repeat(members, k), others[j.ravel()], d.ravel()))
     r, c, d = (np.concatenate(parts) for parts in zip(*found, strict=True))
     ok = np.isfinite(d)
@@ -286,7 +288,7 @@ def _spanning_tree(edges, n):
     return np.column_stack([mst.row, mst.col, w]), mst
 
 
-def _knn_graph_mst(X, min_samples, device):
+def _knn_graph_mst(X, min_samples, device, n_jobs=-1):
     """HDBSCAN's minimum spanning tree of mutual reachability, from the k-NN graph.
 
     The tree of the k-NN graph (k = ``max(16, min_samples)``, mutual-reachability
@@ -301,6 +303,8 @@ def _knn_graph_mst(X, min_samples, device):
         Neighbours that define a sample's core distance.
     device : {"cpu", "cuda"}
         Where the k-NN search runs.
+    n_jobs : int or None, default=-1
+        Threads of a k-d tree search (:func:`~sklearn_curate.utils.neighbors.kneighbors`).
 
     Returns
     -------
@@ -309,14 +313,15 @@ def _knn_graph_mst(X, min_samples, device):
     """
     n = X.shape[0]
     k = min(n - 1, max(_GRAPH_NEIGHBORS, min_samples))
-    dist, idx = kneighbors(X, k, device=device)
+    dist, idx = kneighbors(X, k, device=device, n_jobs=n_jobs)
     core = dist[:, min_samples - 1]  # hdbscan's: the min_samples-th other sample
     w = np.maximum(np.maximum(core[:, None], core[idx]), dist)
     edges = np.column_stack([np.repeat(np.arange(n), k), idx.ravel(), w.ravel()])
     edges, mst = _spanning_tree(edges, n)
     n_comp, comp = connected_components(mst, directed=False)
     while n_comp > 1:
-        edges, mst = _spanning_tree(np.vstack([edges, _cheapest_exits(X, core, comp)]), n)
+        exits = _cheapest_exits(X, core, comp, n_jobs=n_jobs)
+        edges, mst = _spanning_tree(np.vstack([edges, exits]), n)
         n_comp, comp = connected_components(mst, directed=False)
     return edges
 
@@ -412,7 +417,7 @@ def _condense_tree(Z, min_cluster_size):
     return tree
 
 
-def _tree_knn_graph(X, min_cluster_size, min_samples, device):
+def _tree_knn_graph(X, min_cluster_size, min_samples, device, n_jobs=-1):
     """HDBSCAN's condensed tree built from the exact k-nearest-neighbour graph.
 
     Parameters
@@ -425,11 +430,13 @@ def _tree_knn_graph(X, min_cluster_size, min_samples, device):
         Neighbours that define a sample's core distance.
     device : {"cpu", "cuda"}
         Where the k-NN search runs.
+    n_jobs : int or None, default=-1
+        Threads of a k-d tree search (:func:`~sklearn_curate.utils.neighbors.kneighbors`).
 
     Returns
     -------
     tree : structured ndarray of shape (n_rows,), dtype :data:`TREE_DTYPE`
         The condensed tree.
     """
-    edges = _knn_graph_mst(X, min_samples, device)
+    edges = _knn_graph_mst(X, min_samples, device, n_jobs)
     return _condense_tree(_single_linkage(edges, X.shape[0]), min_cluster_size)

@@ -159,7 +159,7 @@ class LogisticObjective(_Objective):
         HV = (D.reshape(D.shape[0], -1).T @ Xt).reshape(m, -1)
         return self.C * HV + self.pen * V
 
-    def hessian(self, theta=None, chunk=None):
+    def hessian(self, theta=None):
         """Closed form: ``C sum_i (diag p_i - p_i p_i^T) (x) x_i x_i^T + pen``."""
         theta = self.theta if theta is None else theta
         X = self.X

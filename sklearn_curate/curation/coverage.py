@@ -24,7 +24,7 @@ from ..base import BaseCurator
 from ..utils._device import is_gpu_array, resolve_device, to_numpy
 from ..utils.neighbors import kneighbors
 
-__all__ = ["UNIT_INTERVAL_ATOL", "CoverageScorer", "coverage_figures", "naive_coverage_radius"]
+__all__ = ["UNIT_INTERVAL_ATOL", "CoverageScorer", "naive_coverage_radius"]
 
 #: How far outside [0, 1] training values may lie and still be accepted (then clipped to
 #: [0, 1]). A min-max scaling rounds: scikit-learn's ``MinMaxScaler`` computes
@@ -447,69 +447,3 @@ class CoverageScorer(BaseCurator):
         X = np.ascontiguousarray(X, dtype=np.float64)
         radii, _, _ = _kth_radius(self._fit_X, self.n_neighbors_, query=X, device=self.device_)
         return -radii.astype(np.float64)
-
-
-def coverage_figures(scorer, bins=30, max_images=60) -> dict:
-    """The numbers of a coverage plot of a fitted :class:`CoverageScorer`, as plain JSON.
-
-    Parameters
-    ----------
-    scorer : CoverageScorer
-        Fitted.
-    bins : int, default=30
-        Number of equal-width bins of the critical-radius histogram.
-    max_images : int, default=60
-        Most least-covered rows listed (the first ``max_images`` of
-        ``uncovered_indices_``).
-
-    Returns
-    -------
-    dict
-        JSON-serialisable (Python ``int``, ``float``, ``str`` and lists). Radii are
-        euclidean distances in the space ``scorer`` was fitted on (the [0, 1]-scaled
-        features), float32 values widened to float:
-
-        - ``bin_edges`` : list of float, length ``bins + 1``, the histogram's edges;
-        - ``counts`` : list of int, length ``bins``, rows per bin (they sum to
-          ``n_samples``);
-        - ``coverage_radius`` : float, the cut-off (``coverage_radius_``): a row whose
-          critical radius exceeds it is uncovered;
-        - ``method`` : str, ``n_neighbors`` : int (k), ``fraction`` : float,
-          ``n_samples`` : int, ``n_uncovered`` : int (``len(uncovered_indices_)``);
-        - ``max_images`` : int, as passed;
-        - ``least_covered_rows`` : list of int, length ``min(max_images, n_uncovered)``,
-          row positions in the fitted data, most isolated first;
-        - ``least_covered_radii`` : list of float, same length, their critical radii.
-
-    Raises
-    ------
-    sklearn.exceptions.NotFittedError
-        If ``scorer`` is not fitted.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> rng = np.random.default_rng(0)
-    >>> X = np.vstack([rng.uniform(0.0, 0.2, (60, 2)), [[0.9, 0.9]]])
-    >>> c = CoverageScorer(n_neighbors=5, fraction=0.02, device="cpu").fit(X)
-    >>> fig = coverage_figures(c, bins=10)
-    >>> sum(fig["counts"]), fig["least_covered_rows"]
-    (61, [60])
-    """
-    check_is_fitted(scorer, "critical_radii_")
-    radii = np.asarray(scorer.critical_radii_, dtype=np.float64)
-    counts, edges = np.histogram(radii, bins=int(bins))
-    rows = np.asarray(scorer.uncovered_indices_)[: int(max_images)]
-    return {
-        "method": str(scorer.method),
-        "n_neighbors": int(scorer.n_neighbors_),
-        "fraction": float(scorer.fraction),
-        "n_samples": int(radii.shape[0]),
-        "coverage_radius": float(scorer.coverage_radius_),
-        "n_uncovered": int(len(scorer.uncovered_indices_)),
-        "bin_edges": [float(e) for e in edges],
-        "counts": [int(c) for c in counts],
-        "max_images": int(max_images),
-        "least_covered_rows": [int(r) for r in rows],
-        "least_covered_radii": [float(radii[r]) for r in rows],
-    }

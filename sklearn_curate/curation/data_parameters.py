@@ -384,7 +384,9 @@ class DataParameterScorer(BaseCurator):
         Share of training rows dropped by ``fit_resample``: the
         ``round(fraction * n_samples)`` lowest ``scores_``. Searchable with GridSearchCV.
     device : {"auto", "cpu", "cuda"}, default="auto"
-        Where the network trains (``"auto"``: CUDA from 256 samples when torch sees a GPU).
+        Where the network trains (``"auto"``: CUDA from 256 samples when torch sees a
+        GPU); see :func:`sklearn_curate.utils._device.resolve_device` (step
+        ``"data_parameters"``).
     random_state : int, RandomState instance or None, default=None
         Seeds the split, the initialisation, the shuffling and dropout. With an int,
         two fits on the same device give the same scores.
@@ -422,6 +424,8 @@ class DataParameterScorer(BaseCurator):
         The trained network (after ``best_epoch_``) used by ``predict``.
     device_ : {"cpu", "cuda"}
         Where it trained.
+    backend_ : str
+        "torch".
     n_features_in_ : int
 
     Notes
@@ -577,8 +581,9 @@ class DataParameterScorer(BaseCurator):
         scale = X.std(0)
         self._scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
         Xp = self._prep(X)
-        choice = resolve_device(self.device, "embed", n_samples=n)
-        self.device_ = device = choice.device
+        choice = resolve_device(self.device, "data_parameters", n_samples=n)
+        self.device_, self.backend_ = choice.device, choice.backend
+        device = choice.device
         rs = check_random_state(self.random_state)
         seed = int(rs.randint(np.iinfo(np.int32).max))
         epochs = self.max_epochs

@@ -4,14 +4,13 @@
 torch in float64 (scikit-learn's LogisticRegression exactly; any torch module with a
 per-sample loss) and predicts, for every pair (test sample, training sample), the
 change of the test loss that retraining without the training sample would show.
-:func:`save_influence` writes the full arrays and a picture of the most helpful and
-most harmful training images per test sample.
+It computes only: :func:`sklearn_curate.save_influence` (in ``report._influence``) writes
+the full arrays and a picture of the most helpful and most harmful training images
+per test sample.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from numbers import Integral, Real
 
 import numpy as np
@@ -22,6 +21,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..base import BaseCurator
+from ..utils._device import resolve_device
 from ._influence_core import (
     LogisticObjective,
     ModuleObjective,
@@ -32,7 +32,7 @@ from ._influence_core import (
     train_lbfgs,
 )
 
-__all__ = ["InfluenceScorer", "save_influence"]
+__all__ = ["InfluenceScorer"]
 
 
 #: "auto" self-influence uses the dense Cholesky solve up to this many parameters
@@ -157,7 +157,8 @@ class InfluenceScorer(BaseCurator):
         Keep all training gradients (``n_samples * p`` floats) for faster repeated
         :meth:`influence` calls.
     device : {"auto", "cpu", "cuda"}, default="auto"
-        Where the torch computations run ("auto": cuda when torch sees one).
+        Where the torch computations run ("auto": cuda when torch sees one); see
+        :func:`sklearn_curate.utils._device.resolve_device` (step ``"influence"``).
     random_state : int, RandomState or None, default=None
         Seeds LiSSA minibatches and power iteration.
     progress : bool, default=False
@@ -184,6 +185,10 @@ class InfluenceScorer(BaseCurator):
         The solver of ``self_influence_``.
     lissa_scale_ : float
         With method="lissa": the scale used (after the first solve).
+    device_ : {"cpu", "cuda"}
+        Where the torch computations run.
+    backend_ : str
+        "torch".
     n_features_in_ : int
 
     Notes
@@ -316,16 +321,7 @@ class InfluenceScorer(BaseCurator):
         self.progress = progress
 
     # -- fitting ---------------------------------------------------------------------
-    def _torch_device(self):
-        if self.device == "cuda":
-            if not torch.cuda.is_available():
-                raise ValueError("device='cuda' but torch sees no CUDA device; use 'cpu'.")
-            return torch.device("cuda")
-        if self.device == "auto" and torch.cuda.is_available():
-            return torch.device("cuda")
-        return torch.device("cpu")
-
-    def _targets(self, y, *, fitting):
+    def _targets(self, y):
         if self._kind == "logistic":
             classes = self.estimator_.classes_
             pos = np.searchsorted(classes, y)
@@ -346,8 +342,9 @@ class InfluenceScorer(BaseCurator):
                 "InfluenceScorer requires y to be passed, but the target y is None: call fit(X, y)."
             )
         est = self.estimator
-        self._dev = dev = self._torch_device()
-        self.device_ = dev.type
+        choice = resolve_device(self.device, "influence", n_samples=X.shape[0])
+        self.device_, self.backend_ = choice.device, choice.backend
+        self._dev = dev = torch.device(choice.device)
         # a copy: torch cannot share memory with read-only arrays (e.g. memory-mapped)
         Xt = torch.tensor(np.asarray(X, dtype=np.float64), device=dev)
         if est is None:
@@ -362,7 +359,7 @@ class InfluenceScorer(BaseCurator):
                 module, loss = est.module_, (self.loss or est.criterion_)
             else:
                 module, loss = est, self.loss
-            Yt = self._targets(y, fitting=True)
+            Yt = self._targets(y)
             obj = ModuleObjective(module, loss, self.weight_decay, Xt, Yt, dev)
             if self.refit:
                 obj.theta, _, self.n_iter_ = train_lbfgs(
@@ -375,8 +372,8 @@ class InfluenceScorer(BaseCurator):
             self._kind = "logistic"
             self.estimator_ = clone(est).fit(X, y) if self.refit else est
             check_is_fitted(self.estimator_)
-            self._check_logistic(self.estimator_, X)
-            Yt = self._targets(y, fitting=False)
+            self._check_logistic(self.estimator_)
+            Yt = self._targets(y)
             obj = LogisticObjective(self.estimator_, Xt, Yt, dev)
             if self.polish:
                 obj.theta, _, self.n_iter_ = train_lbfgs(
@@ -396,7 +393,7 @@ class InfluenceScorer(BaseCurator):
         return -self.self_influence_
 
     @staticmethod
-    def _check_logistic(est, X):
+    def _check_logistic(est):
         name = type(est).__name__
         if not (hasattr(est, "coef_") and hasattr(est, "classes_") and hasattr(est, "C")):
             raise TypeError(
@@ -487,7 +484,7 @@ class InfluenceScorer(BaseCurator):
             self, X_test, y_test, reset=False, dtype=[np.float64, np.float32], y_numeric=False
         )
         Xt = torch.as_tensor(np.asarray(X_test, dtype=np.float64), device=self._dev)
-        Yt = self._targets(y_test, fitting=False)
+        Yt = self._targets(y_test)
         return self._obj.per_sample_grads(Xt, Yt)
 
     def influence(self, X_test, y_test, *, method=None):
@@ -563,7 +560,7 @@ class InfluenceScorer(BaseCurator):
             self, X_test, y_test, reset=False, dtype=[np.float64, np.float32], y_numeric=False
         )
         Xt = torch.as_tensor(np.asarray(X_test, dtype=np.float64), device=self._dev)
-        Yt = self._targets(y_test, fitting=False)
+        Yt = self._targets(y_test)
         base = obj.losses(obj.theta, Xt, Yt)
         n = obj.X.shape[0]
         out = np.empty((Xt.shape[0], len(indices)))
@@ -649,90 +646,3 @@ def _top_k(inf, k):
         "harmful": harmful,
         "harmful_influence": np.take_along_axis(inf, harmful, 1),
     }
-
-
-def _grid_png(path, images, top, j, test_image, k):
-    """A Pillow PNG: the test image, then k helpful (green) and k harmful (red) rows."""
-    from PIL import Image, ImageDraw
-
-    def to_img(a, size=64):
-        a = np.asarray(a, dtype=np.float64)
-        lo, hi = float(a.min()), float(a.max())
-        a = (255 * (a - lo) / (hi - lo if hi > lo else 1.0)).astype(np.uint8)
-        im = Image.fromarray(a if a.ndim == 2 else a[..., :3])
-        return im.resize((size, size), Image.NEAREST)
-
-    cell, pad, label_h = 64, 6, 26
-    width = pad + (k + 1) * (cell + pad)
-    height = 2 * (cell + pad + label_h) + pad
-    canvas = Image.new("RGB", (width, height), "white")
-    draw = ImageDraw.Draw(canvas)
-    canvas.paste(to_img(test_image, cell).convert("RGB"), (pad, pad + label_h))
-    draw.text((pad, 1), "test", fill="black")
-    for r, (name, colour) in enumerate((("helpful", (0, 140, 0)), ("harmful", (200, 0, 0)))):
-        y0 = pad + r * (cell + pad + label_h)
-        for c in range(k):
-            i = int(top[name][j, c])
-            x0 = pad + (c + 1) * (cell + pad)
-            canvas.paste(to_img(images[i], cell).convert("RGB"), (x0, y0 + label_h))
-            draw.rectangle(
-                [x0 - 2, y0 + label_h - 2, x0 + cell + 1, y0 + label_h + cell + 1],
-                outline=colour,
-                width=2,
-            )
-            value = top[name + "_influence"][j, c]
-            draw.text((x0, y0), f"#{i}\n{value:+.2g}", fill=colour)  # two lines: fits the cell
-    canvas.save(path)
-
-
-def save_influence(
-    scorer, X_test, y_test, out_dir, *, image_shape=None, X_train=None, k=5, method=None
-):
-    """Write the influence arrays and top-k pictures of every test sample.
-
-    Files in ``out_dir``: ``influence_{j:05d}.npy`` (shape ``(n_train,)``, the full
-    influence of every training sample on test sample ``j``; sign as
-    :meth:`InfluenceScorer.influence`), ``top_k.json`` (the ``k`` most helpful and
-    harmful indices and values per test sample) and, when ``image_shape`` is given
-    (e.g. ``(8, 8)``), ``top_{j:05d}.png``: the test image, the ``k`` most helpful
-    (green) and ``k`` most harmful (red) training images, drawn with Pillow.
-
-    Parameters
-    ----------
-    scorer : fitted InfluenceScorer
-    X_test, y_test : array-like
-    out_dir : str or path
-    image_shape : tuple, default=None
-        Shape of one image, to reshape rows of ``X_train`` and ``X_test``.
-    X_train : array-like, default=None
-        Training rows for the pictures (default: the data ``scorer`` was fitted on).
-    k : int, default=5
-    method : str, default=None
-        Solver override, as in :meth:`InfluenceScorer.influence`.
-
-    Returns
-    -------
-    paths : list of str
-        Every file written.
-    """
-    os.makedirs(out_dir, exist_ok=True)
-    inf = scorer.influence(X_test, y_test, method=method)
-    top = _top_k(inf, k)
-    paths = []
-    for j in range(inf.shape[0]):
-        p = os.path.join(out_dir, f"influence_{j:05d}.npy")
-        np.save(p, inf[j])
-        paths.append(p)
-    p = os.path.join(out_dir, "top_k.json")
-    with open(p, "w") as fh:
-        json.dump({key: v.tolist() for key, v in top.items()}, fh)
-    paths.append(p)
-    if image_shape is not None:
-        train = scorer._obj.X.cpu().numpy() if X_train is None else np.asarray(X_train)
-        train = train.reshape((-1, *image_shape))
-        test = np.asarray(X_test, dtype=np.float64).reshape((-1, *image_shape))
-        for j in range(inf.shape[0]):
-            p = os.path.join(out_dir, f"top_{j:05d}.png")
-            _grid_png(p, train, top, j, test[j], top["helpful"].shape[1])
-            paths.append(p)
-    return paths

@@ -20,8 +20,9 @@ from sklearn.base import OutlierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ..base import BaseCurator, _caller_stacklevel
-from ..utils._device import cuda_available, import_cuml, resolve_device
+from ..base import BaseCurator
+from ..utils._device import import_cuml, resolve_device
+from ..utils._warnings import caller_stacklevel
 from ..utils.neighbors import kneighbors
 from ._hdbscan_tree import TREE_DTYPE as TREE_DTYPE  # re-exported: condensed_tree_'s layout
 from ._hdbscan_tree import (
@@ -153,8 +154,11 @@ class OutlierFilter(OutlierMixin, BaseCurator):
         Where to run; see :func:`sklearn_curate.utils._device.resolve_device` (step
         ``"hdbscan"``, or ``"knn"`` for ``algorithm="knn_graph"``).
     n_jobs : int, default=None
-        Processes for hdbscan's core distances (``core_dist_n_jobs``); ``None`` means 1
-        unless in a :func:`joblib.parallel_config` context, -1 means all cores.
+        Processes for hdbscan's core distances (``core_dist_n_jobs``), and threads of
+        the neighbour search when it runs on a k-d tree
+        (:func:`~sklearn_curate.utils.neighbors.kneighbors`, for ``"knn_graph"`` and
+        ``score_samples``); ``None`` means 1 unless in a :func:`joblib.parallel_config`
+        context, -1 means all cores.
 
     Attributes
     ----------
@@ -338,7 +342,7 @@ class OutlierFilter(OutlierMixin, BaseCurator):
                 "for the core distances. Pass more samples or a lower min_samples to "
                 "silence this.",
                 UserWarning,
-                stacklevel=_caller_stacklevel(),
+                stacklevel=caller_stacklevel(),
             )
             return n - 1
         return int(self.min_samples)
@@ -365,7 +369,9 @@ class OutlierFilter(OutlierMixin, BaseCurator):
 
         if algorithm == "knn_graph":
             self.backend_ = "knn_graph"
-            tree = _tree_knn_graph(X, self.min_cluster_size_, self.min_samples_, self.device_)
+            tree = _tree_knn_graph(
+                X, self.min_cluster_size_, self.min_samples_, self.device_, self.n_jobs
+            )
         elif self.device_ == "cuda":  # pragma: no cover - needs a GPU
             self.backend_, algorithm = "cuml", "cuml"
             tree = _tree_cuml(X, self.min_cluster_size_, self.min_samples_)
@@ -445,21 +451,12 @@ class OutlierFilter(OutlierMixin, BaseCurator):
         """
         return np.where(self.fit(X, y).support_, 1, -1)
 
-    def _query_device(self):
-        if self.device_ == "cuda" and not cuda_available():
-            warnings.warn(
-                "this OutlierFilter was fitted on CUDA, which is not available here; "
-                "scoring new samples on the CPU.",
-                UserWarning,
-                stacklevel=3,
-            )
-            return "cpu"
-        return self.device_
-
     def _train_core_distances(self, rows, device):
         """Core distances of training rows (the min_samples-th other training sample)."""
         k = self.min_samples_ + 1  # the row itself is among its neighbours, at distance 0
-        dist, _ = kneighbors(self._fit_X, k, query=self._fit_X[rows], device=device)
+        dist, _ = kneighbors(
+            self._fit_X, k, query=self._fit_X[rows], device=device, n_jobs=self.n_jobs
+        )
         return dist[:, -1]
 
     def score_samples(self, X):
@@ -487,13 +484,20 @@ class OutlierFilter(OutlierMixin, BaseCurator):
             Before ``fit``.
         ValueError
             If ``X`` has NaN / inf or another number of features than in ``fit``.
+
+        Warns
+        -----
+        UserWarning
+            If the filter was fitted on CUDA and no CUDA device is available here
+            (e.g. unpickled on another machine): the search runs on the CPU.
         """
         check_is_fitted(self, "condensed_tree_")
         X, _ = self._validate_X(X, reset=False)
         ms = self.min_samples_
         k = min(2 * ms, self._fit_X.shape[0])
-        device = self._query_device()
-        dist, idx = kneighbors(self._fit_X, k, query=X, device=device)
+        # where it was fitted; on the CPU, with a warning, when that GPU is gone
+        device = resolve_device(self.device_, "knn", fitted=True).device
+        dist, idx = kneighbors(self._fit_X, k, query=X, device=device, n_jobs=self.n_jobs)
         uniq, inv = np.unique(idx, return_inverse=True)
         core_nb = self._train_core_distances(uniq, device)[inv.reshape(idx.shape)]
         reach = np.maximum(np.maximum(dist, core_nb), dist[:, ms - 1 : ms])

@@ -86,7 +86,6 @@ class _GreedyThinning:
         self.heap = list(zip(d[:, 0].tolist(), range(n), i[:, 0].tolist(), strict=True))
         heapq.heapify(self.heap)
         self.n_requeries = 0
-        self.n_searches = 0
 
     def _requery(self, needed):
         """Search again, against the remaining rows, the lists of ``needed`` rows.
@@ -109,7 +108,6 @@ class _GreedyThinning:
         self.idx[rows, :m], self.dist[rows, :m] = i, d
         self.length[rows], self.ptr[rows], self.complete[rows] = m, 0, complete
         self.n_requeries += rows.size
-        self.n_searches += 1
         for p in rows.tolist():
             if p in self.pending:  # its heap entry was a lower bound: replace it
                 self.pending.discard(p)

@@ -29,7 +29,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, IterableDataset
 from tqdm.auto import tqdm
 
-from ..utils._device import resolve_device
+from ..utils._device import cuda_available, resolve_device
 from ._images import ArrayBatches, ItemBatches, PathBatches, is_path_sequence, load_images
 
 __all__ = ["TorchLayerEmbedder", "load_images"]
@@ -629,7 +629,7 @@ class TorchLayerEmbedder(TransformerMixin, BaseEstimator):
         return state
 
     def __setstate__(self, state):
-        cuda = torch.cuda.is_available()
+        cuda = cuda_available()
         for key in ("model", "model_"):
             blob = state.get(key)
             if isinstance(blob, _TorchBlob):

@@ -12,14 +12,12 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from ._common import class_sort_key, round_list
+
 __all__ = ["CATEGORIES", "data_parameter_figures"]
 
 #: The categories of ``DataParameterScorer.categories_``, in page order.
 CATEGORIES = ("easy", "hard", "need_review")
-
-
-def _round(a, digits=4) -> list:
-    return [float(v) for v in np.round(np.asarray(a, dtype=np.float64), digits)]
 
 
 def _sample(rows: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -177,11 +175,11 @@ def data_parameter_figures(
             q10 = med = q90 = []
         picked = _sample(rows, int(max_curves), rng)
         trajectories[c] = {
-            "median": _round(med),
-            "q10": _round(q10),
-            "q90": _round(q90),
+            "median": round_list(med),
+            "q10": round_list(q10),
+            "q90": round_list(q90),
             "curves_rows": [int(r) for r in picked],
-            "curves": [_round(traj[r]) for r in picked],
+            "curves": [round_list(traj[r]) for r in picked],
         }
 
     # the 2D map: every row up to max_points; above it the rarer categories first
@@ -198,8 +196,8 @@ def data_parameter_figures(
         sel = np.flatnonzero(cat[shown] == c)
         traces[c] = {
             "rows": [int(r) for r in shown[sel]],
-            "x": _round(xy[sel, 0]),
-            "y": _round(xy[sel, 1]),
+            "x": round_list(xy[sel, 0]),
+            "y": round_list(xy[sel, 1]),
         }
     embedding = {
         "method": method,
@@ -211,7 +209,7 @@ def data_parameter_figures(
 
     disagreement = np.abs(chosen - mean)
     order_key = {"hard": -chosen, "easy": chosen, "need_review": -disagreement}
-    names = sorted(set(labels), key=lambda s: (not s.isdigit(), int(s) if s.isdigit() else 0, s))
+    names = sorted(set(labels), key=class_sort_key)
     strips = {}
     for name in names:
         in_class = labels == name
@@ -236,5 +234,5 @@ def data_parameter_figures(
         "trajectories": trajectories,
         "embedding": embedding,
         "classes": {"names": names, "strips": strips},
-        "sigma_chosen": _round(np.exp(chosen)),
+        "sigma_chosen": round_list(np.exp(chosen)),
     }

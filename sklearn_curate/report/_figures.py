@@ -3,7 +3,9 @@
 Everything the HTML page plots or lists (point coordinates, histogram bins and counts,
 removed / nearest-kept pairs with distances, per-class counts) is built here as plain
 JSON-serialisable Python values, so scripts can read ``report.json`` instead of the
-page. Thumbnails (base64 PNG) are made here too but live only in the HTML page.
+page. Thumbnails (base64 PNG) are made here too but live only in the HTML page. The
+neighbour searches and the coverage fit behind the numbers are those of
+:mod:`sklearn_curate.curation._summary`; this module shapes their results.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import base64
 import io
 
 import numpy as np
+
+from ._common import class_sort_key, round_list
 
 #: Decisions whose rows have an embedding (the rows of ``embeddings_reduced.npy``).
 EMBEDDED = ("kept", "outlier", "similar", "mislabelled")
@@ -25,12 +29,6 @@ N_BINS = 40
 #: the fewest embedded rows for which it is computed.
 COVERAGE_BINS = 30
 COVERAGE_MAX_IMAGES = 60
-COVERAGE_MIN_ROWS = 10
-
-
-def _round(a, digits=4) -> list:
-    """Round an array and return it as a list of Python floats."""
-    return [float(v) for v in np.round(np.asarray(a, dtype=np.float64), digits)]
 
 
 def _coordinates(R: np.ndarray, random_state: int = 0) -> tuple[np.ndarray, str]:
@@ -65,39 +63,96 @@ def _coordinates(R: np.ndarray, random_state: int = 0) -> tuple[np.ndarray, str]
     )
 
 
-def _coverage(R, emb_pos, device="auto") -> dict | None:
-    """DataEval-style coverage of the reduced embedding, for the report (removes nothing).
+def coverage_figures(scorer, bins=30, max_images=60) -> dict:
+    """The numbers of a coverage plot of a fitted :class:`CoverageScorer`, as plain JSON.
 
     Parameters
     ----------
-    R : ndarray of shape (n_embedded, k)
-        The reduced embedding the filters saw.
+    scorer : CoverageScorer
+        Fitted.
+    bins : int, default=30
+        Number of equal-width bins of the critical-radius histogram.
+    max_images : int, default=60
+        Most least-covered rows listed (the first ``max_images`` of
+        ``uncovered_indices_``).
+
+    Returns
+    -------
+    dict
+        JSON-serialisable (Python ``int``, ``float``, ``str`` and lists). Radii are
+        euclidean distances in the space ``scorer`` was fitted on (the [0, 1]-scaled
+        features), float32 values widened to float:
+
+        - ``bin_edges`` : list of float, length ``bins + 1``, the histogram's edges;
+        - ``counts`` : list of int, length ``bins``, rows per bin (they sum to
+          ``n_samples``);
+        - ``coverage_radius`` : float, the cut-off (``coverage_radius_``): a row whose
+          critical radius exceeds it is uncovered;
+        - ``method`` : str, ``n_neighbors`` : int (k), ``fraction`` : float,
+          ``n_samples`` : int, ``n_uncovered`` : int (``len(uncovered_indices_)``);
+        - ``max_images`` : int, as passed;
+        - ``least_covered_rows`` : list of int, length ``min(max_images, n_uncovered)``,
+          row positions in the fitted data, most isolated first;
+        - ``least_covered_radii`` : list of float, same length, their critical radii.
+
+    Raises
+    ------
+    sklearn.exceptions.NotFittedError
+        If ``scorer`` is not fitted.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_curate.curation.coverage import CoverageScorer
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.vstack([rng.uniform(0.0, 0.2, (60, 2)), [[0.9, 0.9]]])
+    >>> c = CoverageScorer(n_neighbors=5, fraction=0.02, device="cpu").fit(X)
+    >>> fig = coverage_figures(c, bins=10)
+    >>> sum(fig["counts"]), fig["least_covered_rows"]
+    (61, [60])
+    """
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(scorer, "critical_radii_")
+    radii = np.asarray(scorer.critical_radii_, dtype=np.float64)
+    counts, edges = np.histogram(radii, bins=int(bins))
+    rows = np.asarray(scorer.uncovered_indices_)[: int(max_images)]
+    return {
+        "method": str(scorer.method),
+        "n_neighbors": int(scorer.n_neighbors_),
+        "fraction": float(scorer.fraction),
+        "n_samples": int(radii.shape[0]),
+        "coverage_radius": float(scorer.coverage_radius_),
+        "n_uncovered": int(len(scorer.uncovered_indices_)),
+        "bin_edges": [float(e) for e in edges],
+        "counts": [int(c) for c in counts],
+        "max_images": int(max_images),
+        "least_covered_rows": [int(r) for r in rows],
+        "least_covered_radii": [float(radii[r]) for r in rows],
+    }
+
+
+def _coverage(scorer, emb_pos) -> dict | None:
+    """The coverage section of the report, from the summary's fitted scorer.
+
+    Parameters
+    ----------
+    scorer : CoverageScorer or None
+        :attr:`~sklearn_curate.curation._summary.CurationSummary.coverage` (fitted
+        on the reduced embedding min-max scaled to [0, 1] per dimension; radii in
+        those scaled units).
     emb_pos : ndarray of shape (n_embedded,)
-        The input position of each row of ``R``.
-    device : str, default="auto"
-        Device of the neighbour search.
+        The input position of each row of the embedding.
 
     Returns
     -------
     dict or None
-        :func:`sklearn_curate.curation.coverage.coverage_figures` of a
-        ``CoverageScorer(n_neighbors=min(20, n - 1), method="adaptive", fraction=0.01)``
-        fitted on ``R`` min-max scaled to [0, 1] per dimension (radii in those scaled
-        units), plus ``least_covered_positions`` (input positions of
-        ``least_covered_rows``) and ``scaling``. None with fewer than
-        ``COVERAGE_MIN_ROWS`` rows.
+        :func:`coverage_figures` of ``scorer``, plus ``least_covered_positions``
+        (input positions of ``least_covered_rows``) and ``scaling``; None without a
+        scorer (too few rows).
     """
-    from sklearn.preprocessing import MinMaxScaler
-
-    from ..curation.coverage import CoverageScorer, coverage_figures
-
-    n = len(R)
-    if n < COVERAGE_MIN_ROWS:
+    if scorer is None:
         return None
-    X = MinMaxScaler(clip=True).fit_transform(np.asarray(R, dtype=np.float64))
-    scorer = CoverageScorer(
-        n_neighbors=min(20, n - 1), method="adaptive", fraction=0.01, device=device
-    ).fit(X)
     out = coverage_figures(scorer, bins=COVERAGE_BINS, max_images=COVERAGE_MAX_IMAGES)
     out["least_covered_positions"] = [int(emb_pos[r]) for r in out["least_covered_rows"]]
     out["scaling"] = "reduced embedding min-max scaled to [0, 1] per dimension"
@@ -113,6 +168,7 @@ def build_figures(
     labels=None,
     has_images: bool = False,
     device: str = "auto",
+    summary=None,
 ) -> dict:
     """Compute every figure of the curation report.
 
@@ -134,7 +190,11 @@ def build_figures(
     has_images : bool, default=False
         Whether thumbnails exist (said on the page).
     device : str, default="auto"
-        Device of the neighbour searches.
+        Device of the neighbour searches, when ``summary`` is not given.
+    summary : CurationSummary, optional
+        :func:`~sklearn_curate.curation._summary.summarize_curation` of ``R`` and the
+        decisions of its rows, measured by the caller (the command does, so the
+        report only shapes numbers); computed here when None.
 
     Returns
     -------
@@ -146,8 +206,6 @@ def build_figures(
         (DataEval-style coverage of the embedded rows, informational: see
         :func:`_coverage`; None with too few rows) and ``images``.
     """
-    from ..utils.neighbors import kneighbors
-
     decision = np.asarray(decision, dtype=object)
     n = len(decision)
     ids = [str(i) for i in range(n)] if ids is None else [str(i) for i in ids]
@@ -159,7 +217,10 @@ def build_figures(
     row_of = np.full(n, -1, np.int64)
     row_of[emb_pos] = np.arange(len(emb_pos))
     emb_dec = decision[emb_pos]
-    kept_rows = np.flatnonzero(emb_dec == "kept")
+    if summary is None:
+        from ..curation._summary import summarize_curation
+
+        summary = summarize_curation(R, emb_dec, device=device)
 
     coords, how = _coordinates(R)
     traces = {}
@@ -169,9 +230,9 @@ def build_figures(
             continue
         traces[d] = {
             "positions": [int(p) for p in emb_pos[rows]],
-            "x": _round(coords[rows, 0]),
-            "y": _round(coords[rows, 1]),
-            "z": _round(coords[rows, 2]),
+            "x": round_list(coords[rows, 0]),
+            "y": round_list(coords[rows, 1]),
+            "z": round_list(coords[rows, 2]),
         }
     embedding = {
         "projection": how,
@@ -184,12 +245,11 @@ def build_figures(
 
     # nearest-neighbour distance of every embedded row, then of every kept row
     nn = {"before": None, "after": None, "bin_edges": None}
-    if len(R) >= 2 and len(kept_rows) >= 2:
-        before = kneighbors(R, 1, device=device)[0][:, 0]
-        after = kneighbors(R[kept_rows], 1, device=device)[0][:, 0]
+    if summary.nn_before is not None:
+        before, after = summary.nn_before, summary.nn_after
         edges = np.histogram_bin_edges(np.concatenate([before, after]), bins=N_BINS)
         nn = {
-            "bin_edges": _round(edges),
+            "bin_edges": round_list(edges),
             "before": [int(c) for c in np.histogram(before, edges)[0]],
             "after": [int(c) for c in np.histogram(after, edges)[0]],
             "median_before": round(float(np.median(before)), 4),
@@ -199,15 +259,14 @@ def build_figures(
         }
 
     pairs = {}
-    out_rows = np.flatnonzero(emb_dec == "outlier")
-    if len(out_rows) and len(kept_rows):
-        d, i = kneighbors(R[kept_rows], 1, query=R[out_rows], device=device)
-        order = np.argsort(-d[:, 0], kind="stable")  # the farthest from anything kept first
+    out_rows, d, nearest = summary.outlier_rows, summary.outlier_distance, summary.outlier_nearest
+    if len(d):
+        order = np.argsort(-d, kind="stable")  # the farthest from anything kept first
         pairs["outlier"] = [
             {
                 "position": int(emb_pos[out_rows[j]]),
-                "nearest": int(emb_pos[kept_rows[i[j, 0]]]),
-                "distance": round(float(d[j, 0]), 4),
+                "nearest": int(emb_pos[nearest[j]]),
+                "distance": round(float(d[j]), 4),
             }
             for j in order
         ]
@@ -230,9 +289,7 @@ def build_figures(
     classes = None
     if labels is not None:
         labels = [str(v) for v in labels]
-        names = sorted(
-            set(labels), key=lambda s: (not s.isdigit(), int(s) if s.isdigit() else 0, s)
-        )
+        names = sorted(set(labels), key=class_sort_key)
         kept = decision == "kept"
         before = {c: 0 for c in names}
         after = {c: 0 for c in names}
@@ -251,7 +308,7 @@ def build_figures(
         "nn_distance": nn,
         "pairs": pairs,
         "classes": classes,
-        "coverage": _coverage(R, emb_pos, device=device),
+        "coverage": _coverage(summary.coverage, emb_pos),
         "images": bool(has_images),
         "distance": "euclidean distance in the reduced embedding (embeddings_reduced.npy)",
     }

@@ -2,7 +2,10 @@
 
 Every estimator takes ``device="auto" | "cpu" | "cuda"`` and calls :func:`resolve_device`
 once in ``fit`` with the name of the step it needs ("knn", "umap", "pca", "hdbscan",
-"embed"). The answer is recorded on the estimator as ``device_`` and ``backend_``.
+"embed", "data_parameters", "influence"). The answer is recorded on the estimator as
+``device_`` and ``backend_``. A fitted estimator that runs new data (``score_samples``)
+asks again with ``fitted=True``: where it was fitted, or the CPU with a warning when
+that GPU is gone (the estimator was unpickled on a machine without one).
 
 cuML and CuPy are imported lazily, only inside the functions that need them, so that
 ``import sklearn_curate`` never pays for (or fails on) a GPU stack.
@@ -12,35 +15,51 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
+
+from ._warnings import caller_stacklevel
 
 __all__ = ["DeviceChoice", "resolve_device", "cuda_available", "to_numpy", "is_gpu_array"]
 
 DEVICES = ("auto", "cpu", "cuda")
 
-# Which backend serves each step on each device. CPU backends are always installed
-# (they are runtime dependencies); GPU backends are optional.
+# Which backend serves each step on each device. GPU backends are optional; torch is
+# a dependency.
 _GPU_BACKEND = {
     "knn": "torch",
     "embed": "torch",
+    "data_parameters": "torch",
+    "influence": "torch",
     "pca": "torch",
     "umap": "cuml",
     "hdbscan": "cuml",
 }
-_CPU_BACKEND = {
-    "knn": "torch",  # neighbors.py upgrades this to faiss when installed
-    "embed": "torch",
-    "pca": "sklearn",
-    "umap": "umap-learn",
-    "hdbscan": "hdbscan",
+# CPU backends in order of preference: the first one that is installed serves the step.
+# The last of each is a runtime dependency, so there always is one.
+_CPU_BACKENDS = {
+    # faiss's IndexFlatL2 was 1.5-3x faster than scikit-learn's chunked brute force,
+    # and both faster than torch matrix products (benchmarks/bench_neighbors.py)
+    "knn": ("faiss", "sklearn"),
+    "embed": ("torch",),
+    "data_parameters": ("torch",),
+    "influence": ("torch",),
+    "pca": ("sklearn",),
+    "umap": ("umap-learn",),
+    "hdbscan": ("hdbscan",),
 }
 # Below these sizes the CPU is faster than a GPU round trip (kernel launches,
 # host-device copies); "auto" stays on the CPU. Rough figures, not tuned per card.
 _MIN_GPU_SAMPLES = {
     "knn": 5_000,
     "embed": 256,
+    # a small network trained for many epochs, like an embedding model's forward passes
+    "data_parameters": 256,
+    # no threshold: "auto" has always used a GPU when torch sees one for influences
+    # (Hessians and per-sample gradients of every training row)
+    "influence": 0,
     "pca": 20_000,
     "umap": 5_000,
     "hdbscan": 5_000,
@@ -83,13 +102,21 @@ def _module_available(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
 
 
-def _gpu_backend_available(backend: str) -> bool:
+def _backend_available(backend: str) -> bool:
     if backend == "torch":
         return True
     return _module_available(backend)
 
 
-def resolve_device(device: str, step: str, n_samples: int | None = None) -> DeviceChoice:
+def _cpu_backend(step: str) -> str:
+    """The first installed of the step's CPU backends (the last is a dependency)."""
+    *optional, last = _CPU_BACKENDS[step]
+    return next((b for b in optional if _module_available(b)), last)
+
+
+def resolve_device(
+    device: str, step: str, n_samples: int | None = None, *, fitted: bool = False
+) -> DeviceChoice:
     """Decide the device and backend of one step.
 
     Parameters
@@ -98,53 +125,74 @@ def resolve_device(device: str, step: str, n_samples: int | None = None) -> Devi
         What the user asked for. ``"auto"`` picks CUDA when torch sees a GPU, the
         step's GPU backend is importable and ``n_samples`` is large enough for the
         GPU to win; otherwise the CPU.
-    step : {"knn", "embed", "pca", "umap", "hdbscan"}
+    step : {"knn", "embed", "data_parameters", "influence", "pca", "umap", "hdbscan"}
         The kind of work.
     n_samples : int, optional
         Number of samples the step will process; ``None`` means "large".
+    fitted : bool, default=False
+        ``device`` is a fitted estimator's ``device_`` and the step runs new data
+        (e.g. ``score_samples``): CUDA when it was fitted on CUDA, but the CPU, with
+        a ``UserWarning``, when no CUDA device or GPU backend is available here (the
+        estimator was unpickled on another machine), instead of an error.
 
     Returns
     -------
     DeviceChoice
-        The device and the backend.
+        The device and the backend. On the CPU the backend is the first installed of
+        the step's preferences: for "knn" faiss (``IndexFlatL2``) when it is
+        installed, else scikit-learn.
 
     Raises
     ------
     ValueError
         If ``device`` or ``step`` is not one of the listed values.
     RuntimeError
-        If ``device="cuda"`` and torch sees no CUDA device.
+        If ``device="cuda"`` and torch sees no CUDA device (unless ``fitted``).
     ImportError
         If ``device="cuda"`` and the step's GPU backend (e.g. cuML for UMAP and
-        HDBSCAN) is not installed.
+        HDBSCAN) is not installed (unless ``fitted``).
+
+    Warns
+    -----
+    UserWarning
+        With ``fitted=True``, when the step falls back from CUDA to the CPU.
     """
     if device not in DEVICES:
-        raise ValueError(
-            f"device={device!r} is not supported; use one of 'auto', 'cpu', 'cuda'."
-        )
+        raise ValueError(f"device={device!r} is not supported; use one of 'auto', 'cpu', 'cuda'.")
     if step not in _GPU_BACKEND:
         raise ValueError(f"unknown step {step!r}; known steps: {sorted(_GPU_BACKEND)}")
-    cpu = DeviceChoice("cpu", _CPU_BACKEND[step])
     if device == "cpu":
-        return cpu
+        return DeviceChoice("cpu", _cpu_backend(step))
     gpu_backend = _GPU_BACKEND[step]
     if device == "cuda":
         if not cuda_available():
-            raise RuntimeError(
+            missing = "torch sees no CUDA device (torch.cuda.is_available() is False)"
+            error = RuntimeError(
                 "device='cuda' was requested but torch sees no CUDA device "
                 "(torch.cuda.is_available() is False); use device='cpu' or device='auto'."
             )
-        if not _gpu_backend_available(gpu_backend):
-            raise ImportError(
+        elif not _backend_available(gpu_backend):
+            missing = f"{gpu_backend!r} is not installed"
+            error = ImportError(
                 f"device='cuda' for step {step!r} needs {gpu_backend!r}, which is not "
                 f"installed; install it (pip install 'sklearn-curate[gpu]') or use "
                 f"device='cpu' or device='auto'."
             )
-        return DeviceChoice("cuda", gpu_backend)
+        else:
+            return DeviceChoice("cuda", gpu_backend)
+        if not fitted:
+            raise error
+        warnings.warn(
+            f"this estimator was fitted on CUDA, which is not available here ({missing}); "
+            f"running step {step!r} on new samples on the CPU.",
+            UserWarning,
+            stacklevel=caller_stacklevel(),
+        )
+        return DeviceChoice("cpu", _cpu_backend(step))
     # auto
     small = n_samples is not None and n_samples < _MIN_GPU_SAMPLES[step]
-    if small or not cuda_available() or not _gpu_backend_available(gpu_backend):
-        return cpu
+    if small or not cuda_available() or not _backend_available(gpu_backend):
+        return DeviceChoice("cpu", _cpu_backend(step))
     return DeviceChoice("cuda", gpu_backend)
 
 

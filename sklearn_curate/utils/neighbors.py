@@ -1,8 +1,9 @@
 """Exact k-nearest neighbours, chunked so memory is bounded by a byte budget, not by n.
 
 Shared by every curator that needs neighbours (similarity, coverage, outlier scores).
-Backends: on the CPU faiss (``IndexFlatL2``) when it is installed, else scikit-learn's
-chunked brute force; torch matrix products on CUDA (or on the CPU when asked). All
+Backends (chosen by :func:`sklearn_curate.utils._device.resolve_device`, step "knn"): on
+the CPU faiss (``IndexFlatL2``) when it is installed, else scikit-learn's chunked brute
+force; torch matrix products on CUDA (or on the CPU when asked). All
 return the same neighbours up to ties: where the float32 rounding of the fast
 ``|q|^2 - 2 q.x + |x|^2`` expansion could matter (near-zero distances, near-ties), the
 candidates are re-scored exactly from the vectors and re-sorted, so exact duplicates
@@ -11,12 +12,12 @@ get distance 0 and ties are ordered by index.
 
 from __future__ import annotations
 
-import importlib.util
 import math
 
 import numpy as np
+from joblib import effective_n_jobs
 
-from ._device import is_gpu_array, resolve_device, to_numpy
+from ._device import _module_available, is_gpu_array, resolve_device, to_numpy
 
 __all__ = ["kneighbors", "DEFAULT_MEMORY_BUDGET"]
 
@@ -28,7 +29,7 @@ BACKENDS = ("auto", "faiss", "sklearn", "torch", "kdtree")
 
 
 def _faiss_available() -> bool:
-    return importlib.util.find_spec("faiss") is not None
+    return _module_available("faiss")
 
 
 def _check_inputs(X, query, n_neighbors, metric):
@@ -82,7 +83,9 @@ def _rescore_where_rounding_matters(Xq, Xdb, db_sq_norms, sq, idx, is_self):
     t_sorted = np.take_along_axis(tol, order, axis=1)
     near_zero = ((s_sorted >= 0) & (s_sorted < t_sorted)).any(1)
     gaps = np.diff(s_sorted, axis=1)
-    near_tie = ((gaps < np.maximum(t_sorted[:, 1:], t_sorted[:, :-1])) & (s_sorted[:, :-1] >= 0)).any(1)
+    near_tie = (
+        (gaps < np.maximum(t_sorted[:, 1:], t_sorted[:, :-1])) & (s_sorted[:, :-1] >= 0)
+    ).any(1)
     rows = np.flatnonzero(near_zero | near_tie)
     step = max(1, 2**25 // max(1, idx.shape[1] * Xq.shape[1]))  # ~128 MiB of float32
     for start in range(0, rows.shape[0], step):
@@ -109,7 +112,9 @@ def _finish(Xq, Xdb, db_sq_norms, sq, idx, self_rows, k, metric, exact=False):
         sq[is_self] = -1.0  # self sorts first, then is cut
     if not exact:  # a k-d tree already computes each distance from the difference vector
         _rescore_where_rounding_matters(Xq, Xdb, db_sq_norms, sq, idx, is_self)
-    d = np.where(sq < 0, -np.inf, np.sqrt(np.maximum(sq, 0.0)) if metric == "euclidean" else 0.5 * sq)
+    d = np.where(
+        sq < 0, -np.inf, np.sqrt(np.maximum(sq, 0.0)) if metric == "euclidean" else 0.5 * sq
+    )
     order = np.lexsort((idx, d), axis=-1)
     d = np.take_along_axis(d, order, axis=1)
     idx = np.take_along_axis(idx, order, axis=1)
@@ -121,7 +126,7 @@ def _finish(Xq, Xdb, db_sq_norms, sq, idx, self_rows, k, metric, exact=False):
     return np.ascontiguousarray(d[:, :k]), np.ascontiguousarray(idx[:, :k])
 
 
-def _faiss_searcher(Xdb, kk, device, memory_budget, progress):
+def _faiss_searcher(Xdb, kk):
     import faiss
 
     index = faiss.IndexFlatL2(Xdb.shape[1])
@@ -129,7 +134,7 @@ def _faiss_searcher(Xdb, kk, device, memory_budget, progress):
     return lambda q: index.search(q, kk)
 
 
-def _sklearn_searcher(Xdb, kk, device, memory_budget, progress):
+def _sklearn_searcher(Xdb, kk, memory_budget):
     from sklearn import config_context
     from sklearn.neighbors import NearestNeighbors
 
@@ -144,7 +149,7 @@ def _sklearn_searcher(Xdb, kk, device, memory_budget, progress):
     return search
 
 
-def _torch_searcher(Xdb, kk, device, memory_budget, progress):
+def _torch_searcher(Xdb, kk, device, memory_budget):
     import torch
 
     dev = torch.device(device)
@@ -155,7 +160,9 @@ def _torch_searcher(Xdb, kk, device, memory_budget, progress):
     db = torch.cat([db, -0.5 * (db * db).sum(1, keepdim=True)], 1)
     # a block of scores is rows x cols float32; topk needs about as much again
     per_elem = 4 * 3
-    cols = n_db if n_db * per_elem * 64 <= memory_budget else max(kk, memory_budget // (per_elem * 64))
+    cols = (
+        n_db if n_db * per_elem * 64 <= memory_budget else max(kk, memory_budget // (per_elem * 64))
+    )
 
     def search(Xq):
         m = Xq.shape[0]
@@ -186,25 +193,30 @@ def _torch_searcher(Xdb, kk, device, memory_budget, progress):
     return search
 
 
-def _kdtree_searcher(Xdb, kk, device, memory_budget, progress):
+def _kdtree_searcher(Xdb, kk, workers):
     from scipy.spatial import cKDTree
 
     tree = cKDTree(Xdb)
 
     def search(q):
-        d, i = tree.query(q, kk, workers=-1)
+        d, i = tree.query(q, kk, workers=workers)
         d, i = d.reshape(len(q), kk), i.reshape(len(q), kk)
         return d.astype(np.float64) ** 2, i.astype(np.int64)
 
     return search
 
 
-_SEARCHERS = {
-    "faiss": _faiss_searcher,
-    "sklearn": _sklearn_searcher,
-    "torch": _torch_searcher,
-    "kdtree": _kdtree_searcher,
-}
+def _searcher(name, Xdb, kk, device, memory_budget, workers):
+    """Build the searcher of backend ``name``: a function of a query block that returns
+    squared distances and indices of its ``kk`` nearest rows of ``Xdb``."""
+    if name == "faiss":
+        return _faiss_searcher(Xdb, kk)
+    if name == "sklearn":
+        return _sklearn_searcher(Xdb, kk, memory_budget)
+    if name == "torch":
+        return _torch_searcher(Xdb, kk, device, memory_budget)
+    return _kdtree_searcher(Xdb, kk, workers)
+
 
 #: "auto" considers a k-d tree only up to this many features and from this many samples.
 KDTREE_MAX_FEATURES = 24
@@ -212,7 +224,7 @@ KDTREE_MIN_SAMPLES = 10_000
 _PROBE_QUERIES = 512
 
 
-def _faster_of_tree_and_brute(Xdb, kk, brute, memory_budget, progress):
+def _faster_of_tree_and_brute(Xdb, kk, brute, memory_budget, workers):
     """Time a k-d tree and the brute-force backend on a sample of queries.
 
     A k-d tree is exact and beats brute force by several times when the data have
@@ -236,7 +248,7 @@ def _faster_of_tree_and_brute(Xdb, kk, brute, memory_budget, progress):
     timings = {}
     searchers = {}
     for name in ("kdtree", brute):
-        searchers[name] = _SEARCHERS[name](Xdb, kk, "cpu", memory_budget, progress)
+        searchers[name] = _searcher(name, Xdb, kk, "cpu", memory_budget, workers)
         t0 = time.perf_counter()
         searchers[name](q)
         timings[name] = time.perf_counter() - t0
@@ -255,6 +267,7 @@ def kneighbors(
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
     progress: bool = False,
     return_backend: bool = False,
+    n_jobs: int | None = -1,
 ):
     """Exact k-nearest neighbours, memory-bounded, on CPU or CUDA.
 
@@ -277,8 +290,10 @@ def kneighbors(
         ``"auto"`` uses torch on CUDA; on the CPU brute force by faiss
         (``IndexFlatL2``) when it is installed, else by scikit-learn, which were both
         faster there than torch matrix products in ``benchmarks/bench_neighbors.py``.
+        (The choice of device and of this default backend is
+        :func:`~sklearn_curate.utils._device.resolve_device`'s, step ``"knn"``.)
         For at most ``KDTREE_MAX_FEATURES`` features and at least
-        ``KDTREE_MIN_SAMPLES`` samples it also times scipy's ``cKDTree`` on 256
+        ``KDTREE_MIN_SAMPLES`` samples it also times scipy's ``cKDTree`` on 512
         queries and uses the tree when that is faster (low intrinsic dimension).
         ``"kdtree"`` always uses the tree.
     memory_budget : int, default=128 MiB
@@ -289,6 +304,12 @@ def kneighbors(
     return_backend : bool, default=False
         Also return the name of the backend that ran ("faiss", "sklearn", "torch"
         or "kdtree"), for estimators that record it in ``backend_``.
+    n_jobs : int or None, default=-1
+        Threads of the k-d tree backend (scipy's ``cKDTree.query(workers=...)``),
+        joblib's convention: -1 means all cores (the default, for callers without
+        an ``n_jobs`` of their own), ``None`` means 1 unless in a
+        :func:`joblib.parallel_config` context. The brute-force backends use their
+        libraries' own threads.
 
     Returns
     -------
@@ -318,7 +339,7 @@ def kneighbors(
     _check_inputs(Xh, Qh, n_neighbors, metric)
     n = Xh.shape[0]
     choice = resolve_device(device, "knn", n_samples=n)
-    chosen = _choose_backend(backend, choice.device)
+    chosen = choice.backend if backend == "auto" else _choose_backend(backend, choice.device)
 
     Xn = np.ascontiguousarray(to_numpy(Xh), dtype=np.float32)
     Qn = Xn if Qh is None else np.ascontiguousarray(to_numpy(Qh), dtype=np.float32)
@@ -330,15 +351,16 @@ def kneighbors(
         Qn = Xn if Qh is None else _normalize(Qn)
 
     kk = min(n_neighbors + (1 if query is None else 0), n)
+    workers = effective_n_jobs(n_jobs)
     if (
         backend == "auto"
         and chosen != "torch"
         and Xn.shape[1] <= KDTREE_MAX_FEATURES
         and n >= KDTREE_MIN_SAMPLES
     ):
-        chosen, search = _faster_of_tree_and_brute(Xn, kk, chosen, memory_budget, progress)
+        chosen, search = _faster_of_tree_and_brute(Xn, kk, chosen, memory_budget, workers)
     else:
-        search = _SEARCHERS[chosen](Xn, kk, choice.device, memory_budget, progress)
+        search = _searcher(chosen, Xn, kk, choice.device, memory_budget, workers)
     db_sq_norms = np.einsum("ij,ij->i", Xn, Xn, dtype=np.float64)
     m = Qn.shape[0]
     distances = np.empty((m, n_neighbors), dtype=np.float64)
@@ -356,25 +378,39 @@ def kneighbors(
         sq, idx = search(Qn[start:stop])
         self_rows = np.arange(start, stop) if query is None else None
         distances[start:stop], indices[start:stop] = _finish(
-            Qn[start:stop], Xn, db_sq_norms, sq, idx, self_rows, n_neighbors, metric,
+            Qn[start:stop],
+            Xn,
+            db_sq_norms,
+            sq,
+            idx,
+            self_rows,
+            n_neighbors,
+            metric,
             exact=chosen == "kdtree",
         )
     return (distances, indices, chosen) if return_backend else (distances, indices)
 
 
 def _choose_backend(backend, device):
+    """The backend that runs on ``device`` ("cpu" or "cuda", already resolved).
+
+    ``"auto"``: the one :func:`~sklearn_curate.utils._device.resolve_device` picks;
+    any other: ``backend`` itself, once checked that it can run there.
+    """
     if backend not in BACKENDS:
         raise ValueError(
             f"backend={backend!r} is not supported; use one of {', '.join(map(repr, BACKENDS))}."
         )
-    if device == "cuda":
-        if backend in ("faiss", "sklearn", "kdtree"):
-            raise ValueError(f"backend={backend!r} runs on the CPU; use device='cpu' or backend='torch'.")
-        return "torch"
-    if backend == "faiss" and not _faiss_available():
-        raise ImportError("backend='faiss' needs faiss (pip install faiss-cpu); or use backend='auto'.")
     if backend == "auto":
-        return "faiss" if _faiss_available() else "sklearn"
+        return resolve_device(device, "knn").backend
+    if device == "cuda" and backend != "torch":
+        raise ValueError(
+            f"backend={backend!r} runs on the CPU; use device='cpu' or backend='torch'."
+        )
+    if backend == "faiss" and not _faiss_available():
+        raise ImportError(
+            "backend='faiss' needs faiss (pip install faiss-cpu); or use backend='auto'."
+        )
     return backend
 
 

@@ -20,9 +20,10 @@ from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
+from sklearn_curate import save_influence
 from sklearn_curate.cli._influence import add_influence_parser, run_influence
 from sklearn_curate.cli._inputs import CurateError
-from sklearn_curate.curation.influence import InfluenceScorer, save_influence
+from sklearn_curate.curation.influence import InfluenceScorer
 
 N_TEST = 3
 K = 5
@@ -257,7 +258,7 @@ def test_existing_out_needs_overwrite(tmp_path, capsys):
 
 
 def test_failed_write_leaves_no_folder(tmp_path, monkeypatch, capsys):
-    import sklearn_curate.curation.influence as influence
+    import sklearn_curate.report._influence as influence
 
     def broken(*args, **kwargs):
         raise OSError("disk full")

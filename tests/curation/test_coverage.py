@@ -511,7 +511,7 @@ def test_expected_check_failures_are_our_errors(estimator):
 def test_coverage_figures(digits_embedding, method):
     import json
 
-    from sklearn_curate.curation.coverage import coverage_figures
+    from sklearn_curate.report._figures import coverage_figures
 
     X, _ = digits_embedding
     c = CoverageScorer(n_neighbors=20, method=method, fraction=0.01, device="cpu").fit(X)
@@ -537,7 +537,7 @@ def test_coverage_figures(digits_embedding, method):
 def test_coverage_figures_needs_a_fitted_scorer():
     from sklearn.exceptions import NotFittedError
 
-    from sklearn_curate.curation.coverage import coverage_figures
+    from sklearn_curate.report._figures import coverage_figures
 
     with pytest.raises(NotFittedError):
         coverage_figures(CoverageScorer())

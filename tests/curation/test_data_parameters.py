@@ -238,6 +238,7 @@ def test_fit_resample_contract(small):
     dropped = ~dp.support_
     assert dp.scores_[dropped].max() <= dp.scores_[dp.support_].min()
     assert (dp.get_support(indices=True) == dp.sample_indices_).all()
+    assert (dp.device_, dp.backend_) == ("cpu", "torch")
 
 
 def test_string_labels_and_predict(small):

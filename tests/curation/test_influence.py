@@ -13,7 +13,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_curate.curation.influence import InfluenceScorer, save_influence
+from sklearn_curate import save_influence
+from sklearn_curate.curation.influence import InfluenceScorer
 
 
 @pytest.fixture(scope="module")
@@ -164,6 +165,7 @@ def test_fit_resample_drops_fraction(digits):
     s = InfluenceScorer(LogisticRegression(), fraction=0.1, device="cpu")
     Xr, yr = s.fit_resample(Xtr[:200], ytr[:200])
     assert Xr.shape == (180, 64) and yr.shape == (180,)
+    assert (s.device_, s.backend_) == ("cpu", "torch")
 
 
 @parametrize_with_checks([InfluenceScorer(LogisticRegression(), method="exact", device="cpu")])

@@ -335,6 +335,19 @@ def test_clone_pickle_get_params(small):
     assert not hasattr(clone(of), "scores_")
 
 
+def test_fitted_on_cuda_scores_on_the_cpu_where_none_is(small, monkeypatch):
+    from sklearn_curate.utils import _device
+
+    X, _ = small
+    of = OutlierFilter(contamination=0.1, device="cpu").fit(X)
+    expected = of.score_samples(X[:10])
+    of.device_ = "cuda"  # as if unpickled from a GPU machine onto one without
+    monkeypatch.setattr(_device, "cuda_available", lambda: False)
+    with pytest.warns(UserWarning, match="fitted on CUDA") as rec:
+        np.testing.assert_array_equal(of.score_samples(X[:10]), expected)
+    assert rec[0].filename == __file__
+
+
 def test_imblearn_pipeline_with_logistic_regression():
     data = make_faulty_digits("foreign")  # foreign images have target -1
     X, y = data.data / 16.0, data.target

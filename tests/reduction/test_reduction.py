@@ -89,7 +89,9 @@ def test_whitened_pca_has_unit_variance_on_both_backends(digits, monkeypatch, ba
     Z = red.transform(X[:1000])
     np.testing.assert_allclose(Z.std(axis=0, ddof=1), 1.0, rtol=1e-6)
     ref = PCA(n_components=8, whiten=True, svd_solver="full").fit(X[:1000])
-    np.testing.assert_allclose(np.abs(red.transform(X[1000:])), np.abs(ref.transform(X[1000:])), atol=1e-6)
+    np.testing.assert_allclose(
+        np.abs(red.transform(X[1000:])), np.abs(ref.transform(X[1000:])), atol=1e-6
+    )
 
 
 def test_whiten_refused_for_umap(digits):

@@ -315,3 +315,100 @@ def test_pages_without_the_section_are_unchanged(run, dp_run):
     without = report_module.render_html(report)
     assert "dp-strip" in with_dp and "dp-strip" not in without
     assert f"<script>{report_module._JS}</script>" in without
+
+
+# ----------------------------------------------------------------------------------
+# the page's plots: plotly figures built in Python, drawn by templates/report.js
+# ----------------------------------------------------------------------------------
+#: Figure name in the page's #plots JSON -> id of the element it is drawn into.
+PLOT_ELEMENTS = {
+    "scatter2d": "scatter2d",
+    "scatter3d": "scatter3d",
+    "nn": "nn-plot",
+    "coverage": "coverage-plot",
+    "classes": "class-plot",
+    "dp_trajectories": "dp-trajectories",
+    "dp_embedding": "dp-embedding",
+}
+
+
+def embedded_json(page: str, element_id: str):
+    m = re.search(rf'<script type="application/json" id="{element_id}">(.*?)</script>', page, re.S)
+    return json.loads(m.group(1))
+
+
+def check_plots(page: str, report: dict) -> dict:
+    """The figures of the page: valid plotly, one per plot element, clear of the toolbar."""
+    import plotly.graph_objects as go
+
+    from sklearn_curate.report._plots import TOOLBAR_BAND
+
+    plots = embedded_json(page, "plots")
+    elements = set(re.findall(r'<div id="([\w-]+)" class="plot"', page))
+    assert {PLOT_ELEMENTS[name] for name in plots} == elements
+    for name, fig in plots.items():
+        go.Figure(fig)  # plotly validates every property
+        layout = fig["layout"]
+        assert layout["template"] == {"data": {"scatter": [{"type": "scatter"}]}}  # "none"
+        # the toolbar sits at the top right, over a band above the plot area; titles and
+        # legends placed in that band sit at its left
+        assert layout["margin"]["t"] >= TOOLBAR_BAND, name
+        if "title" in layout:
+            assert (layout["title"]["x"], layout["title"]["xanchor"]) == (0, "left"), name
+        legend = layout.get("legend", {})
+        if legend.get("yanchor") == "bottom":
+            assert (legend["x"], legend["xanchor"], legend["y"]) == (0, "left", 1), name
+    # the point clouds carry their style only: the page attaches the coordinates of the
+    # report trace named in meta, so they are embedded once
+    traces = report["figures"]["embedding"]["traces"]
+    shown = [d for d, t in traces.items() if t["positions"]]
+    for name, kind in (("scatter2d", "scattergl"), ("scatter3d", "scatter3d")):
+        data = plots[name]["data"]
+        assert [t["meta"] for t in data] == shown
+        assert [t["name"] for t in data] == [f"{d} ({len(traces[d]['positions'])})" for d in shown]
+        assert all(t["type"] == kind and "x" not in t and "customdata" not in t for t in data)
+    return plots
+
+
+def test_plots_are_plotly_figures_of_the_report(run):
+    page = (run / "report.html").read_text()
+    report = json.loads((run / "report.json").read_text())
+    plots = check_plots(page, report)
+    assert set(plots) == {"scatter2d", "scatter3d", "nn", "coverage", "classes"}
+    fig = report["figures"]
+    nn, cov, classes = fig["nn_distance"], fig["coverage"], fig["classes"]
+    edges = np.asarray(nn["bin_edges"])
+    before, after = plots["nn"]["data"]
+    assert before["y"] == nn["before"] and after["y"] == nn["after"]
+    assert np.allclose(before["x"], (edges[:-1] + edges[1:]) / 2)
+    assert before["width"] == pytest.approx(edges[1] - edges[0])
+    bars = plots["coverage"]["data"][0]
+    assert bars["y"] == cov["counts"]
+    r = cov["coverage_radius"]
+    line = plots["coverage"]["layout"]["shapes"][0]
+    assert line["x0"] == line["x1"] == r
+    # the label of the line hangs inside the plot area, under the toolbar band
+    label = plots["coverage"]["layout"]["annotations"][0]
+    assert label["text"] == "coverage radius" and label["yanchor"] == "top"
+    inputs, kept = plots["classes"]["data"]
+    assert inputs["x"] == kept["x"] == classes["names"]
+    assert inputs["y"] == classes["before"] and kept["y"] == classes["after"]
+
+
+def test_data_parameters_plots_are_plotly_figures_of_the_report(dp_run):
+    page = (dp_run / "report.html").read_text()
+    report = json.loads((dp_run / "report.json").read_text())
+    plots = check_plots(page, report)
+    assert {"dp_trajectories", "dp_embedding"} <= set(plots)
+    dp = report["figures"]["data_parameters"]
+    medians = [t for t in plots["dp_trajectories"]["data"] if t.get("showlegend") is not False]
+    nonempty = [c for c in dp["categories"] if dp["trajectories"][c]["median"]]
+    assert [t["legendgroup"] for t in medians] == nonempty
+    for t in medians:
+        assert t["y"] == dp["trajectories"][t["legendgroup"]]["median"]
+        assert t["x"] == dp["epochs"]
+    assert plots["dp_trajectories"]["layout"]["shapes"][0]["x0"] == dp["best_epoch"]
+    points = plots["dp_embedding"]["data"]
+    traces = dp["embedding"]["traces"]
+    assert [t["meta"] for t in points] == [c for c in dp["categories"] if traces[c]["rows"]]
+    assert all(t["type"] == "scattergl" and "x" not in t for t in points)

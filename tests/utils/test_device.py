@@ -58,3 +58,32 @@ def test_to_numpy_from_torch():
 
     t = torch.arange(6.0).reshape(2, 3)
     np.testing.assert_array_equal(to_numpy(t), np.arange(6.0).reshape(2, 3))
+
+
+def test_every_estimator_step_has_a_decision(monkeypatch):
+    steps = ("knn", "embed", "data_parameters", "influence", "pca", "umap", "hdbscan")
+    assert all(resolve_device("cpu", s).device == "cpu" for s in steps)
+    monkeypatch.setattr(_device, "cuda_available", lambda: True)
+    # the Data Parameters network goes to the GPU from 256 samples, as an embedding ...
+    assert resolve_device("auto", "data_parameters", n_samples=100).device == "cpu"
+    assert resolve_device("auto", "data_parameters", n_samples=1000) == _device.DeviceChoice(
+        "cuda", "torch"
+    )
+    # ... influences whenever torch sees a GPU
+    assert resolve_device("auto", "influence", n_samples=10).device == "cuda"
+
+
+def test_knn_cpu_backend_is_faiss_when_installed(monkeypatch):
+    monkeypatch.setattr(_device, "_module_available", lambda name: name == "faiss")
+    assert resolve_device("cpu", "knn") == _device.DeviceChoice("cpu", "faiss")
+    monkeypatch.setattr(_device, "_module_available", lambda name: False)
+    assert resolve_device("cpu", "knn") == _device.DeviceChoice("cpu", "sklearn")
+    assert resolve_device("auto", "knn", n_samples=10).backend == "sklearn"
+
+
+def test_fitted_on_cuda_falls_back_to_cpu_with_a_warning(monkeypatch):
+    monkeypatch.setattr(_device, "cuda_available", lambda: False)
+    with pytest.warns(UserWarning, match="fitted on CUDA.*no CUDA device.*on the CPU") as rec:
+        assert resolve_device("cuda", "knn", fitted=True).device == "cpu"
+    assert rec[0].filename == __file__  # points at the caller, not at the package
+    assert resolve_device("cpu", "knn", fitted=True).device == "cpu"

@@ -151,3 +151,11 @@ def test_auto_on_low_dimensional_clusters_is_exact():
     d_ref, i_ref = kneighbors(X, 10, backend="sklearn")
     np.testing.assert_allclose(d_auto, d_ref, rtol=1e-5)
     assert (i_auto[:, :-1] == i_ref[:, :-1]).all()
+
+
+def test_kdtree_threads_do_not_change_the_neighbours(digits):
+    ref = kneighbors(digits, 5, backend="kdtree")  # all cores
+    for n_jobs in (None, 1, 2):
+        d, i = kneighbors(digits, 5, backend="kdtree", n_jobs=n_jobs)
+        np.testing.assert_array_equal(d, ref[0])
+        np.testing.assert_array_equal(i, ref[1])
