@@ -30,6 +30,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..base import BaseCurator
 from ..utils._device import is_gpu_array, resolve_device, to_numpy
+from ..utils._validation import is_torch_module
 
 __all__ = ["DataParameterScorer", "MLP"]
 
@@ -536,11 +537,11 @@ class DataParameterScorer(BaseCurator):
     def _make_net(self, n_features, n_classes, device):
         if self.module is None:
             net = MLP(n_features, n_classes)
-        elif _is_module(self.module):
+        elif is_torch_module(self.module):
             net = copy.deepcopy(self.module)
         else:
             net = self.module(n_features, n_classes)
-            if not _is_module(net):
+            if not is_torch_module(net):
                 raise TypeError(
                     f"module(n_features, n_classes) returned {type(net).__name__}, not a "
                     "torch.nn.Module; pass a module, a callable returning one, or None."
@@ -734,11 +735,3 @@ class DataParameterScorer(BaseCurator):
         tags.target_tags.required = True
         tags.non_deterministic = self.random_state is None
         return tags
-
-
-def _is_module(obj) -> bool:
-    try:
-        from torch import nn
-    except ImportError:  # pragma: no cover
-        return False
-    return isinstance(obj, nn.Module)

@@ -22,6 +22,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..base import BaseCurator
 from ..utils._device import resolve_device
+from ..utils._validation import is_torch_module
 from ._influence_core import (
     LogisticObjective,
     ModuleObjective,
@@ -39,10 +40,6 @@ __all__ = ["InfluenceScorer"]
 #: (a 5,000 x 5,000 float64 Hessian is 200 MB): n_train right-hand sides are far
 #: cheaper to solve with one factorisation than with CG or LiSSA.
 _EXACT_MAX_PARAMS = 5000
-
-
-def _is_module(est):
-    return isinstance(est, torch.nn.Module)
 
 
 def _is_skorch(est):
@@ -351,7 +348,7 @@ class InfluenceScorer(BaseCurator):
             from sklearn.linear_model import LogisticRegression
 
             est = LogisticRegression()
-        if _is_module(est) or _is_skorch(est):
+        if is_torch_module(est) or _is_skorch(est):
             self._kind = "module"
             if _is_skorch(est):
                 if self.refit:
