@@ -54,7 +54,9 @@ def main():
     print("best parameters:", grid.best_params_)
     print(f"best cross-validated accuracy: {grid.best_score_:.3f}")
     print(f"test accuracy on real digits: {grid.score(X_test[clean], y_test[clean]):.3f}")
-    for params, score in zip(grid.cv_results_["params"], grid.cv_results_["mean_test_score"], strict=True):
+    for params, score in zip(
+        grid.cv_results_["params"], grid.cv_results_["mean_test_score"], strict=True
+    ):
         print(f"  {params}  cv accuracy {score:.3f}")
     return grid
 
