@@ -28,13 +28,15 @@ __all__ = [
 
 
 def _grid_png(path, images, top, j, test_image, k):
-    """A Pillow PNG: the test image, then k helpful (green) and k harmful (red) rows."""
+    """Draw a Pillow PNG: the test image, then k helpful (green) and k harmful (red) rows."""
     from PIL import Image, ImageDraw
 
     def to_img(a, size=64):
         a = np.asarray(a, dtype=np.float64)
         lo, hi = float(a.min()), float(a.max())
         a = (255 * (a - lo) / (hi - lo if hi > lo else 1.0)).astype(np.uint8)
+        if a.ndim == 3 and a.shape[-1] in (1, 2):  # (H, W, 1) gray, (H, W, 2) gray + alpha
+            a = a[..., 0]
         im = Image.fromarray(a if a.ndim == 2 else a[..., :3])
         return im.resize((size, size), Image.NEAREST)
 
@@ -133,25 +135,65 @@ def save_influence(
     :meth:`InfluenceScorer.influence`), ``top_k.json`` (the ``k`` most helpful and
     harmful indices and values per test sample) and, when ``image_shape`` is given
     (e.g. ``(8, 8)``), ``top_{j:05d}.png``: the test image, the ``k`` most helpful
-    (green) and ``k`` most harmful (red) training images, drawn with Pillow.
+    (green) and ``k`` most harmful (red) training images, drawn with Pillow. Each
+    image is scaled from its own minimum and maximum to 0-255 and drawn 64 x 64 pixels
+    (nearest neighbour), with its training index and influence above it.
 
     Parameters
     ----------
-    scorer : fitted InfluenceScorer
-    X_test, y_test : array-like
-    out_dir : str or path
-    image_shape : tuple, default=None
-        Shape of one image, to reshape rows of ``X_train`` and ``X_test``.
-    X_train : array-like, default=None
-        Training rows for the pictures (default: the data ``scorer`` was fitted on).
+    scorer : InfluenceScorer
+        A fitted scorer; its :meth:`~InfluenceScorer.influence` is computed here.
+    X_test : array-like of shape (n_test, n_features)
+        Test samples, as for :meth:`InfluenceScorer.influence`.
+    y_test : array-like of shape (n_test,)
+        Their targets, as for :meth:`InfluenceScorer.influence`.
+    out_dir : str or path-like
+        Output folder, created (with its parents) if missing; files of the same
+        names are overwritten.
+    image_shape : tuple of int, default=None
+        Shape of one image, ``(H, W)`` (gray) or ``(H, W, 3)`` (colour; a fourth
+        channel is dropped), to reshape the rows of ``X_train`` and ``X_test``:
+        ``H * W * C`` must equal ``n_features``. ``None``: no pictures.
+    X_train : array-like of shape (n_train, n_features), default=None
+        Training rows for the pictures, in the order given to ``fit``; ``None``: the
+        (float64) data ``scorer`` was fitted on. Unused without ``image_shape``.
     k : int, default=5
-    method : str, default=None
+        Most helpful and most harmful training samples per test sample, in
+        ``top_k.json`` and the pictures (at most ``n_train``).
+    method : {"auto", "cg", "exact", "lissa"}, default=None
         Solver override, as in :meth:`InfluenceScorer.influence`.
 
     Returns
     -------
     paths : list of str
-        Every file written.
+        Every file written, in the order written: the ``n_test`` ``.npy`` files,
+        ``top_k.json``, then the ``n_test`` pictures (with ``image_shape``).
+
+    Raises
+    ------
+    sklearn.exceptions.NotFittedError, ValueError
+        As :meth:`InfluenceScorer.influence` (unfitted scorer, wrong targets or
+        features, failed solver); ValueError also when a row cannot be reshaped to
+        ``image_shape``.
+
+    See Also
+    --------
+    InfluenceScorer.top_k : The lists of ``top_k.json``, without writing files.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn_curate import InfluenceScorer, save_influence
+    >>> X, y = load_digits(return_X_y=True)
+    >>> scorer = InfluenceScorer(LogisticRegression(max_iter=500), device="cpu")
+    >>> scorer = scorer.fit(X[:200] / 16, y[:200])
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...     paths = save_influence(scorer, X[200:202] / 16, y[200:202], out, image_shape=(8, 8))
+    >>> [os.path.basename(p) for p in paths]  # doctest: +NORMALIZE_WHITESPACE
+    ['influence_00000.npy', 'influence_00001.npy', 'top_k.json',
+     'top_00000.png', 'top_00001.png']
     """
     os.makedirs(out_dir, exist_ok=True)
     inf = scorer.influence(X_test, y_test, method=method)
@@ -165,7 +207,7 @@ def save_influence(
 
 
 def _label(v):
-    """A label as written: a float that is an integer without its ``.0``."""
+    """Return a label as written: a float that is an integer without its ``.0``."""
     v = v.item() if isinstance(v, np.generic) else v
     return int(v) if isinstance(v, float) and v.is_integer() else v
 
