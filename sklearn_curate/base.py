@@ -11,12 +11,19 @@ This is imbalanced-learn's sampler API, by duck typing, so curators are steps of
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass, fields
 
 import numpy as np
 from scipy.sparse import issparse
-from sklearn.base import BaseEstimator
-from sklearn.utils import _safe_indexing
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin
+from sklearn.utils import InputTags, Tags, _safe_indexing
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import (
+    _num_samples,
+    check_consistent_length,
+    check_is_fitted,
+    validate_data,
+)
 
 from .utils._device import is_gpu_array, to_numpy
 from .utils._warnings import caller_stacklevel as _caller_stacklevel
@@ -26,6 +33,7 @@ __all__ = [
     "TiedScoresWarning",
     "as_indexable",
     "check_fraction_rows",
+    "cut_per_sample",
     "select_lowest",
     "ties_at_cutoff",
 ]
@@ -155,7 +163,7 @@ def as_indexable(X):
 
 
 def check_fraction_rows(fraction: float, n_samples: int, name: str = "fraction") -> int:
-    """Number of rows to drop: ``round(fraction * n_samples)``.
+    """Return the number of rows to drop: ``round(fraction * n_samples)``.
 
     Raises
     ------
@@ -170,7 +178,129 @@ def check_fraction_rows(fraction: float, n_samples: int, name: str = "fraction")
     return int(round(fraction * n_samples))
 
 
-class BaseCurator(BaseEstimator):
+def cut_per_sample(params, indices, n_samples: int, *, strict: bool = True) -> dict:
+    """Cut per-sample arrays (``sample_weight``, ``groups``, ...) to the rows ``indices``.
+
+    The one rule by which curators (:meth:`BaseCurator.resample_params`) and
+    :class:`~sklearn_curate.FilteredEstimator` cut metadata, with metadata routing
+    or without: an array-like with one value per training row is indexed like
+    ``X`` (``_safe_indexing``: pandas stays pandas, lists stay lists); ``None``
+    stays ``None``.
+
+    Parameters
+    ----------
+    params : dict
+        Name -> value.
+    indices : ndarray of int
+        The kept rows (a curator's ``sample_indices_``).
+    n_samples : int
+        Number of training rows the indices refer to.
+    strict : bool, default=True
+        If True, every value other than None must have ``n_samples`` rows. If
+        False, values that are not array-likes of that length (e.g. an estimator's
+        ``classes`` or ``eval_set``) pass through unchanged, as scikit-learn's
+        cross-validation treats fit parameters.
+
+    Returns
+    -------
+    dict
+        The same keys, per-sample arrays cut to ``indices``.
+
+    Raises
+    ------
+    ValueError
+        If ``strict`` and a value does not have one entry per training row.
+
+    Examples
+    --------
+    >>> cut_per_sample({"sample_weight": np.arange(5.0)}, np.array([0, 3]), 5)
+    {'sample_weight': array([0., 3.])}
+    """
+    cut = {}
+    for key, value in params.items():
+        if value is None:
+            cut[key] = None
+            continue
+        try:
+            n = _num_samples(value) if not isinstance(value, str) else None
+        except TypeError:
+            n = None
+        if n == n_samples:
+            cut[key] = _safe_indexing(value, indices)
+        elif strict:
+            have = "not an array" if n is None else f"{n} rows"
+            raise ValueError(
+                f"{key} has {have} but X has {n_samples}; pass one value per training sample."
+            )
+        else:
+            cut[key] = value
+    return cut
+
+
+def _one_hot_labels(y):
+    """Class labels of a one-hot ``y`` (exactly one 1 per row), else None.
+
+    imbalanced-learn reads a binarised multiclass target this way (its samplers
+    return it binarised again); a true multilabel target (rows with no or several
+    1s) is not one-hot.
+    """
+    if y is None or getattr(y, "ndim", np.ndim(y)) != 2:
+        return None
+    try:
+        if type_of_target(y) != "multilabel-indicator":
+            return None
+    except ValueError:
+        return None
+    Y = y.toarray() if issparse(y) else np.asarray(y)
+    if not np.all(Y.sum(axis=1) == 1):
+        return None
+    return Y.argmax(axis=1)
+
+
+@dataclass(slots=True)
+class SamplerTags:
+    """imbalanced-learn's sampler tags (``imblearn.utils._tags.SamplerTags``).
+
+    Parameters
+    ----------
+    sample_indices : bool, default=True
+        Whether the fitted sampler sets ``sample_indices_`` (every curator does).
+    """
+
+    sample_indices: bool = True
+
+
+@dataclass(slots=True)
+class CuratorInputTags(InputTags):
+    """scikit-learn's input tags plus imbalanced-learn's ``dataframe`` tag.
+
+    Parameters
+    ----------
+    dataframe : bool, default=True
+        Whether pandas frames are accepted (``fit_resample`` returns a frame then).
+    """
+
+    dataframe: bool = True
+
+
+@dataclass(slots=True)
+class CuratorTags(Tags):
+    """scikit-learn's tags plus imbalanced-learn's ``sampler_tags``.
+
+    The fields imbalanced-learn's own ``Tags`` adds, on scikit-learn's ``Tags`` (so
+    that both libraries' ``get_tags`` and checks read them), without importing
+    imbalanced-learn's private module at every ``fit``.
+
+    Parameters
+    ----------
+    sampler_tags : SamplerTags or None, default=None
+        imbalanced-learn's sampler tags; set for every curator.
+    """
+
+    sampler_tags: SamplerTags | None = None
+
+
+class BaseCurator(OneToOneFeatureMixin, BaseEstimator):
     """Base class for curators: estimators that score and drop training rows.
 
     Subclasses implement ``_fit_scores(X, y)`` returning ``scores`` of shape
@@ -190,6 +320,13 @@ class BaseCurator(BaseEstimator):
     the lowest scores, only the tie-break differs, described by ``_tie_break``);
     ``_tie_atol`` sets how close two scores must be to count as tied (0: equal).
 
+    Targets. ``_y_role`` says how ``fit`` reads ``y``: ``"ignored"`` (any ``y`` with
+    one entry per row: labels, one-hot, multilabel, continuous), ``"labels"``
+    (class labels where ``y`` holds them, a one-hot ``y`` read as labels; other
+    targets are accepted and reach ``_fit_scores`` as None) or ``"required"`` (one
+    target per row, a one-hot ``y`` read as labels; multilabel and multioutput
+    targets are refused). ``fit_resample`` returns ``y`` cut in the form it came in.
+
     Notes
     -----
     A curator has no ``transform``: imbalanced-learn's Pipeline calls ``fit_resample``
@@ -206,6 +343,8 @@ class BaseCurator(BaseEstimator):
     #: Whether an overridden ``_select`` still drops the lowest ``scores_`` first;
     #: ``None`` means: True exactly when ``_select`` is not overridden.
     _ties_follow_scores = None
+    #: How ``fit`` reads ``y``: "ignored", "labels" or "required" (see above).
+    _y_role = "ignored"
 
     # -- hooks for subclasses -------------------------------------------------------
     def _fit_scores(self, X, y):  # pragma: no cover - abstract
@@ -216,13 +355,32 @@ class BaseCurator(BaseEstimator):
 
     # -- shared machinery -----------------------------------------------------------
     def _validate_X(self, X, y=None, *, reset=True, min_samples=1):
-        """Validate X (2D, finite, float) and y (same length, may be None)."""
+        """Validate X (2D, finite, float) and y (same length, may be None).
+
+        ``y`` comes back as ``_fit_scores`` receives it, read by ``_y_role``.
+        """
         if is_gpu_array(X):
             X = to_numpy(X)
-        if y is None:
+        if y is not None and self._y_role != "ignored":
+            labels = _one_hot_labels(y)
+            if labels is not None:
+                y = labels
+            elif np.ndim(y) == 2 and np.shape(y)[1] > 1:
+                if self._y_role == "required":
+                    raise ValueError(
+                        f"{type(self).__name__} needs one target per sample; got y of shape "
+                        f"{np.shape(y)} ({type_of_target(y)!r}). "
+                        "Multilabel and multioutput targets are not supported. Pass one "
+                        "label per row (a one-hot y, one 1 per row, is read as labels)."
+                    )
+                check_consistent_length(X, y)
+                y = None  # "labels": a multilabel / multioutput y holds no class labels
+        if y is None or self._y_role == "ignored":
             X = validate_data(
                 self, X, reset=reset, dtype=[np.float64, np.float32], ensure_min_samples=min_samples
             )
+            if y is not None:
+                check_consistent_length(X, y)
         else:
             X, y = validate_data(
                 self,
@@ -243,12 +401,12 @@ class BaseCurator(BaseEstimator):
         ----------
         X : array-like of shape (n_samples, n_features)
             Training data; must be finite.
-        y : array-like of shape (n_samples,), default=None
-            Targets (class labels or continuous values); unused by curators that do
-            not need them.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
+            Targets (class labels, one-hot labels or continuous values); unused by
+            curators that do not need them (see ``_y_role`` in the class notes).
         **params : dict
-            Ignored; accepted so that per-sample arrays such as ``sample_weight`` can
-            be passed to :meth:`fit_resample`.
+            Ignored; accepted so that :meth:`fit_resample` can pass per-sample arrays
+            such as ``sample_weight`` along.
 
         Returns
         -------
@@ -316,51 +474,86 @@ class BaseCurator(BaseEstimator):
     def fit_resample(self, X, y=None, **params):
         """Fit, then return the kept rows of ``X`` and ``y``.
 
+        Always the pair ``(X_resampled, y_resampled)``, as imbalanced-learn's
+        samplers return it and its Pipeline expects, whatever is passed in
+        ``params``.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
             Training data.
-        y : array-like of shape (n_samples,), default=None
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
             Targets.
         **params : dict of array-like of shape (n_samples,)
-            Per-sample arrays (``sample_weight``, ``groups``, ...) cut the same way as
-            ``X``, so they never end up misaligned.
+            Per-sample arrays (``sample_weight``, ``groups``, ...), checked to have
+            one value per row of ``X`` and passed to :meth:`fit`; no curator here
+            weighs its scores by them. They are not returned: cut them to the kept
+            rows with :meth:`resample_params` (or index them with
+            ``sample_indices_``), or let
+            :class:`~sklearn_curate.FilteredEstimator` cut them for its estimator.
 
         Returns
         -------
         X_resampled : array-like of shape (n_kept, n_features)
-            Kept rows, same container type as ``X`` (pandas stays pandas).
-        y_resampled : array-like of shape (n_kept,) or None
-            Kept targets.
-        params_resampled : dict
-            Only when ``params`` were given: each array cut to the kept rows. Without
-            params the return value is the ``(X, y)`` pair imbalanced-learn expects.
+            Kept rows, same container type as ``X`` (pandas stays pandas, a list
+            stays a list).
+        y_resampled : array-like of shape (n_kept,) or (n_kept, n_outputs), or None
+            Kept targets, in the form ``y`` came in (a one-hot ``y`` stays one-hot).
 
         Raises
         ------
         ValueError
             If a per-sample array's length differs from ``X``'s.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_digits
+        >>> from sklearn_curate import SimilarityFilter
+        >>> X, y = load_digits(return_X_y=True)
+        >>> w = np.ones(len(X))
+        >>> curator = SimilarityFilter(fraction=0.1, device="cpu")
+        >>> X_kept, y_kept = curator.fit_resample(X, y, sample_weight=w)
+        >>> w_kept = curator.resample_params(sample_weight=w)["sample_weight"]
+        >>> X_kept.shape, y_kept.shape, w_kept.shape
+        ((1617, 64), (1617,), (1617,))
         """
         X, y = as_indexable(X), as_indexable(y)
-        self.fit(X, y)
+        if params:
+            cut_per_sample(params, np.empty(0, dtype=np.intp), _num_samples(X))
+        self.fit(X, y, **params)
         idx = self.sample_indices_
-        n = self.support_.shape[0]
         X_res = _safe_indexing(X, idx)
         y_res = None if y is None else _safe_indexing(y, idx)
-        if not params:
-            return X_res, y_res
-        cut = {}
-        for key, value in params.items():
-            if value is None:
-                cut[key] = None
-                continue
-            if len(value) != n:
-                raise ValueError(
-                    f"{key} has {len(value)} rows but X has {n}; pass one value per "
-                    f"training sample."
-                )
-            cut[key] = _safe_indexing(value, idx)
-        return X_res, y_res, cut
+        return X_res, y_res
+
+    def resample_params(self, **params):
+        """Cut per-sample arrays to the rows the fitted curator kept.
+
+        The arrays that go with ``fit_resample(X, y)``'s output: each is indexed
+        by ``sample_indices_`` in its own container type, the same rule
+        :class:`~sklearn_curate.FilteredEstimator` applies to its estimator's fit
+        parameters (see :func:`cut_per_sample`).
+
+        Parameters
+        ----------
+        **params : dict of array-like of shape (n_samples,)
+            Per-sample arrays of the training set (``sample_weight``, ``groups``,
+            ...); None passes through.
+
+        Returns
+        -------
+        dict
+            The same keys, each array cut to the ``n_kept`` kept rows.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the curator is not fitted.
+        ValueError
+            If an array does not have one value per training row.
+        """
+        check_is_fitted(self, "sample_indices_")
+        return cut_per_sample(params, self.sample_indices_, self.support_.shape[0])
 
     def get_support(self, indices: bool = False):
         """Mask or indices of the kept training rows.
@@ -378,8 +571,34 @@ class BaseCurator(BaseEstimator):
         check_is_fitted(self, "support_")
         return self.sample_indices_ if indices else self.support_
 
+    def get_feature_names_out(self, input_features=None):
+        """Get the feature names of ``fit_resample``'s output: the input's, unchanged.
+
+        A curator drops rows, never columns, so the names pass through as they do
+        through imbalanced-learn's samplers (and ``imblearn.pipeline.Pipeline``'s
+        ``get_feature_names_out`` can pass a curator step).
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Input feature names. If None, ``feature_names_in_`` when ``fit`` saw
+            them, else ``["x0", "x1", ..., "x(n_features_in_ - 1)"]``; if given,
+            they must match ``feature_names_in_`` when that is defined.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            The same names.
+        """
+        return super().get_feature_names_out(input_features)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = False
         tags.input_tags.allow_nan = False
-        return tags
+        # imbalanced-learn's checks and get_tags read two fields scikit-learn's tags lack
+        values = {f.name: getattr(tags, f.name) for f in fields(tags)}
+        inputs = {f.name: getattr(tags.input_tags, f.name) for f in fields(tags.input_tags)}
+        values["input_tags"] = CuratorInputTags(**{**inputs, "dataframe": True})
+        values["sampler_tags"] = SamplerTags(sample_indices=True)
+        return CuratorTags(**values)

@@ -8,11 +8,17 @@ keeps. At ``predict`` / ``score`` time nothing is filtered.
 from __future__ import annotations
 
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
-from sklearn.utils import _safe_indexing
+from sklearn.utils import _safe_indexing, metadata_routing
+from sklearn.utils.metadata_routing import (
+    MetadataRouter,
+    MethodMapping,
+    _routing_enabled,
+    process_routing,
+)
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _check_sample_weight, _num_samples, check_is_fitted
 
-from .base import as_indexable
+from .base import as_indexable, cut_per_sample
 
 __all__ = ["FilteredEstimator"]
 
@@ -62,6 +68,18 @@ class FilteredEstimator(MetaEstimatorMixin, BaseEstimator):
     row they are given. ``sample_weight`` and other per-sample fit parameters are cut
     to the kept rows before they reach the estimator, so they stay aligned.
 
+    This is the supported way to curate with per-sample weights or groups:
+    ``imblearn.pipeline.Pipeline`` cannot hand the weights a sampler step cut on
+    to the next step (imbalanced-learn issue #457). With metadata routing
+    (``sklearn.set_config(enable_metadata_routing=True)``), request the metadata
+    on the step that uses it, e.g.
+    ``LogisticRegression().set_fit_request(sample_weight=True)``: GridSearchCV or
+    ``cross_validate(..., params=...)`` pass it to ``fit``, the curator gets all
+    rows' values if it requests them, the estimator gets them cut to the kept rows
+    (:func:`~sklearn_curate.base.cut_per_sample`); ``score`` passes the
+    estimator what its ``set_score_request`` asks for. Without routing, every fit
+    parameter goes to the estimator, cut the same way.
+
     Examples
     --------
     >>> from sklearn.datasets import load_digits
@@ -73,6 +91,9 @@ class FilteredEstimator(MetaEstimatorMixin, BaseEstimator):
     >>> model.sample_indices_.shape
     (1617,)
     """
+
+    # score's sample_weight is routed to the estimator, not consumed here
+    __metadata_request__score = {"sample_weight": metadata_routing.UNUSED}
 
     def __init__(self, curator, estimator):
         self.curator = curator
@@ -90,6 +111,9 @@ class FilteredEstimator(MetaEstimatorMixin, BaseEstimator):
         **fit_params : dict
             Passed to the estimator's ``fit``; per-sample arrays (length
             ``n_samples``, such as ``sample_weight``) are cut to the kept rows.
+            With metadata routing enabled, each parameter goes where it was
+            requested: to the curator's ``fit`` (all rows) and / or the
+            estimator's ``fit`` (cut to the kept rows).
 
         Returns
         -------
@@ -101,18 +125,19 @@ class FilteredEstimator(MetaEstimatorMixin, BaseEstimator):
             If the curator keeps no rows, or a parameter of either step is invalid.
         """
         X, y = as_indexable(X), as_indexable(y)
-        self.curator_ = clone(self.curator).fit(X, y)
+        if _routing_enabled():
+            routed = process_routing(self, "fit", **fit_params)
+            curator_params, estimator_params = routed.curator.fit, routed.estimator.fit
+        else:
+            curator_params, estimator_params = {}, fit_params
+        self.curator_ = clone(self.curator).fit(X, y, **curator_params)
         idx = self.curator_.sample_indices_
         if len(idx) == 0:
             raise ValueError("the curator kept no rows; lower its fraction / contamination.")
-        n = _num_samples(X)
-        cut = {}
-        for key, value in fit_params.items():
-            if key == "sample_weight" and value is not None:
-                value = _check_sample_weight(value, X)
-            if hasattr(value, "__len__") and not isinstance(value, str) and len(value) == n:
-                value = _safe_indexing(value, idx)
-            cut[key] = value
+        if estimator_params.get("sample_weight") is not None:
+            weights = _check_sample_weight(estimator_params["sample_weight"], X)
+            estimator_params = {**estimator_params, "sample_weight": weights}
+        cut = cut_per_sample(estimator_params, idx, _num_samples(X), strict=False)
         X_kept = _safe_indexing(X, idx)
         y_kept = None if y is None else _safe_indexing(y, idx)
         self.estimator_ = clone(self.estimator).fit(X_kept, y_kept, **cut)
@@ -153,15 +178,63 @@ class FilteredEstimator(MetaEstimatorMixin, BaseEstimator):
 
     @available_if(_estimator_has("decision_function"))
     def decision_function(self, X):
-        """The estimator's decision function, shape (n_samples,) or (n_samples, n_classes)."""
+        """Return the estimator's decision function, shape (n_samples,) or (n_samples, n_classes)."""
         check_is_fitted(self, "estimator_")
         return self.estimator_.decision_function(X)
 
     @available_if(_estimator_has("score"))
-    def score(self, X, y, sample_weight=None):
-        """The estimator's score (accuracy or R^2) on all given rows."""
+    def score(self, X, y, sample_weight=None, **params):
+        """Return the estimator's score (accuracy or R^2) on all given rows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Test rows; none is dropped.
+        y : array-like of shape (n_samples,)
+            True targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Passed to the estimator's ``score``; with metadata routing enabled only
+            where the estimator requests it (``set_score_request``).
+        **params : dict
+            Other metadata for the estimator's ``score``; only with metadata routing
+            enabled, where requested.
+
+        Returns
+        -------
+        score : float
+        """
         check_is_fitted(self, "estimator_")
-        return self.estimator_.score(X, y, sample_weight=sample_weight)
+        if not _routing_enabled():
+            if params:
+                raise ValueError(
+                    f"score got {sorted(params)}; other metadata than sample_weight needs "
+                    "sklearn.set_config(enable_metadata_routing=True)."
+                )
+            return self.estimator_.score(X, y, sample_weight=sample_weight)
+        if sample_weight is not None:
+            params["sample_weight"] = sample_weight
+        routed = process_routing(self, "score", **params)
+        return self.estimator_.score(X, y, **routed.estimator.score)
+
+    def get_metadata_routing(self):
+        """Get the metadata routing of this object.
+
+        ``fit``'s metadata goes to the curator's ``fit`` and the estimator's
+        ``fit`` (there cut to the kept rows), ``score``'s to the estimator's
+        ``score``, each where requested on that step (as scikit-learn's Pipeline
+        routes to its steps).
+
+        Returns
+        -------
+        routing : sklearn.utils.metadata_routing.MetadataRouter
+            The routing information.
+        """
+        fit = MethodMapping().add(caller="fit", callee="fit")
+        return (
+            MetadataRouter(owner=type(self).__name__)
+            .add(curator=self.curator, method_mapping=fit)
+            .add(estimator=self.estimator, method_mapping=fit.add(caller="score", callee="score"))
+        )
 
     def __sklearn_tags__(self):
         # the estimator type (is_classifier / is_regressor) is the inner estimator's
@@ -171,6 +244,9 @@ class FilteredEstimator(MetaEstimatorMixin, BaseEstimator):
         tags.classifier_tags = sub.classifier_tags
         tags.regressor_tags = sub.regressor_tags
         tags.target_tags.required = sub.target_tags.required
+        # a 2D y reaches the estimator unless the curator needs one target per row
+        y_role = getattr(self.curator, "_y_role", "ignored")
+        tags.target_tags.multi_output = sub.target_tags.multi_output and y_role != "required"
         tags.input_tags.sparse = False
         tags.input_tags.allow_nan = False
         return tags

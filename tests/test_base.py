@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.datasets import load_digits
+from sklearn.exceptions import NotFittedError
 
 from sklearn_curate.base import (
     BaseCurator,
@@ -56,10 +57,18 @@ def test_fit_resample_cuts_params_and_keeps_types():
     X, y = load_digits(return_X_y=True)
     w = np.arange(len(X), dtype=float)
     groups = np.arange(len(X)) % 7
-    Xr, yr, params = CentroidCurator(0.1).fit_resample(X, y, sample_weight=w, groups=groups)
+    cur = CentroidCurator(0.1)
+    out = cur.fit_resample(X, y, sample_weight=w, groups=groups)
+    assert len(out) == 2  # one return shape, with or without per-sample arrays
+    Xr, yr = out
     keep = CentroidCurator(0.1).fit(X).sample_indices_
     assert (Xr == X[keep]).all() and (yr == y[keep]).all()
+    params = cur.resample_params(sample_weight=w, groups=groups, none=None)
     assert (params["sample_weight"] == w[keep]).all() and (params["groups"] == groups[keep]).all()
+    assert params["none"] is None
+    # the arrays keep their container, as X does
+    ws = cur.resample_params(sample_weight=pd.Series(w))["sample_weight"]
+    assert isinstance(ws, pd.Series) and list(ws.index) == list(keep)
     # pandas in, pandas out, index preserved
     df = pd.DataFrame(X)
     Xd, yd = CentroidCurator(0.1).fit_resample(df, pd.Series(y))
@@ -71,8 +80,80 @@ def test_fit_resample_cuts_params_and_keeps_types():
 
 def test_misaligned_param_is_refused():
     X, y = load_digits(return_X_y=True)
+    cur = CentroidCurator(0.1)
     with pytest.raises(ValueError, match="sample_weight has 5 rows but X has 1797"):
-        CentroidCurator(0.1).fit_resample(X, y, sample_weight=np.ones(5))
+        cur.fit_resample(X, y, sample_weight=np.ones(5))
+    assert not hasattr(cur, "support_")  # refused before fitting
+    with pytest.raises(NotFittedError):
+        cur.resample_params(sample_weight=np.ones(len(X)))
+    cur.fit(X, y)
+    with pytest.raises(ValueError, match="groups has 5 rows but X has 1797"):
+        cur.resample_params(groups=np.ones(5))
+    with pytest.raises(ValueError, match="groups has not an array but X has 1797"):
+        cur.resample_params(groups=3)
+
+
+class LabelCurator(CentroidCurator):
+    """Reads class labels where y holds them (as CoverageScorer)."""
+
+    _y_role = "labels"
+
+    def _fit_scores(self, X, y):
+        self.y_seen_ = y
+        return super()._fit_scores(X, y)
+
+
+class SupervisedCurator(LabelCurator):
+    """Needs one target per row (as DataParameterScorer and InfluenceScorer)."""
+
+    _y_role = "required"
+
+
+def test_targets_by_role():
+    X, y = load_digits(return_X_y=True)
+    one_hot = np.eye(10, dtype=int)[y]
+    multilabel = one_hot.copy()
+    multilabel[:, 0] = 1
+    keep = CentroidCurator(0.1).fit(X).sample_indices_
+    # every role: a one-hot y comes back one-hot, cut like X
+    for cur in (CentroidCurator(0.1), LabelCurator(0.1), SupervisedCurator(0.1)):
+        Xr, yr = cur.fit_resample(X, one_hot)
+        np.testing.assert_array_equal(yr, one_hot[keep])
+    # ... and the curators that read labels see them
+    assert (LabelCurator(0.1).fit(X, one_hot).y_seen_ == y).all()
+    assert (SupervisedCurator(0.1).fit(X, one_hot).y_seen_ == y).all()
+    # a y that is not class labels: ignored, no labels, refused
+    for target in (multilabel, np.c_[y, y] * 0.5):
+        np.testing.assert_array_equal(CentroidCurator(0.1).fit_resample(X, target)[1], target[keep])
+        assert LabelCurator(0.1).fit(X, target).y_seen_ is None
+        with pytest.raises(
+            ValueError, match="Multilabel and multioutput targets are not supported"
+        ):
+            SupervisedCurator(0.1).fit(X, target)
+    # lengths are checked whatever the role
+    for cur in (CentroidCurator(0.1), LabelCurator(0.1), SupervisedCurator(0.1)):
+        with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+            cur.fit(X, multilabel[:5] if cur._y_role == "labels" else y[:5])
+
+
+def test_feature_names_pass_through_and_sampler_tags():
+    from imblearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.utils import get_tags
+
+    X, y = load_digits(return_X_y=True)
+    df = pd.DataFrame(X, columns=[f"px{i}" for i in range(64)])
+    cur = CentroidCurator(0.1)
+    with pytest.raises(NotFittedError):
+        cur.get_feature_names_out()
+    Xr, _ = cur.fit_resample(df, y)
+    assert list(cur.get_feature_names_out()) == list(Xr.columns) == list(df.columns)
+    assert list(CentroidCurator(0.1).fit(X).get_feature_names_out())[:2] == ["x0", "x1"]
+    pipe = make_pipeline(StandardScaler(), CentroidCurator(0.1)).fit(df, y)
+    assert list(pipe.get_feature_names_out()) == list(df.columns)
+    tags = get_tags(cur)
+    assert tags.sampler_tags.sample_indices and tags.input_tags.dataframe
+    assert not tags.input_tags.sparse and not tags.target_tags.required
 
 
 @pytest.mark.parametrize(

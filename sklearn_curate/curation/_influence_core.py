@@ -160,7 +160,7 @@ class LogisticObjective(_Objective):
         return self.C * HV + self.pen * V
 
     def hessian(self, theta=None):
-        """Closed form: ``C sum_i (diag p_i - p_i p_i^T) (x) x_i x_i^T + pen``."""
+        """Compute the Hessian in closed form: ``C sum_i (diag p_i - p_i p_i^T) (x) x_i x_i^T + pen``."""
         theta = self.theta if theta is None else theta
         X = self.X
         Xt = torch.cat([X, torch.ones_like(X[:, :1])], 1) if self.fit_intercept else X
@@ -211,8 +211,10 @@ class LogisticObjective(_Objective):
 
 
 class _BlockSolve:
-    """``R -> blockdiag(L L^T)^-1 R`` for residual blocks of shape (m, rows * q)
-    (a class, not a closure, so a fitted scorer with a cached CG solver pickles)."""
+    """Apply ``R -> blockdiag(L L^T)^-1 R`` to residual blocks of shape (m, rows * q).
+
+    A class, not a closure, so a fitted scorer with a cached CG solver pickles.
+    """
 
     def __init__(self, L):
         self.L = L
@@ -266,7 +268,7 @@ class ModuleObjective(_Objective):
         return self.X[keep], self.Y[keep]
 
     def write_back(self):
-        """The module (float64 copy) with the current parameters."""
+        """Return the module (float64 copy) with the current parameters."""
         with torch.no_grad():
             for n, t in self.unflatten(self.theta).items():
                 self.module.get_parameter(n).copy_(t)
@@ -559,7 +561,7 @@ class LissaSolver:
 
 
 def make_solver(method, obj, damping, params, rng, progress):
-    """The solver for ``method`` ("exact", "cg" or "lissa")."""
+    """Build the solver for ``method`` ("exact", "cg" or "lissa")."""
     if method == "exact":
         return ExactSolver(obj, damping)
     if method == "cg":

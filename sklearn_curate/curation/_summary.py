@@ -56,7 +56,7 @@ def nearest_neighbor_distances(R, kept_rows, *, device: str = "auto"):
 
 
 def nearest_kept(R, kept_rows, rows, *, device: str = "auto"):
-    """The nearest kept row of each of ``rows`` (e.g. the removed outliers).
+    """Find the nearest kept row of each of ``rows`` (e.g. the removed outliers).
 
     Parameters
     ----------

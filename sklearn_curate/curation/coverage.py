@@ -316,6 +316,7 @@ class CoverageScorer(BaseCurator):
 
     # the dropped rows are the lowest scores_, in DataEval's order among ties
     _ties_follow_scores = True
+    _y_role = "labels"  # per-class results where y holds class labels
     _tie_break = "DataEval's ranking (ranking_: numpy's default argsort of the radii, reversed)"
 
     def __init__(self, n_neighbors=20, *, method="adaptive", fraction=0.01, device="auto"):
@@ -386,9 +387,11 @@ class CoverageScorer(BaseCurator):
             min-max scaling, are clipped to [0, 1].
         y : array-like of shape (n_samples,), default=None
             Class labels for the per-class results (``uncovered_indices_by_class_``);
-            continuous targets are accepted and ignored.
+            a one-hot ``y`` is read as labels; continuous and multilabel targets
+            are accepted and ignored.
         **params : dict
-            Ignored; per-sample arrays are cut by :meth:`fit_resample`.
+            Ignored; cut per-sample arrays to the kept rows with
+            :meth:`resample_params`.
 
         Returns
         -------

@@ -41,7 +41,7 @@ _DP_MOMENTUM = 0.9
 
 
 def MLP(n_features: int, n_classes: int, hidden: int = 256):
-    """The default network: two hidden ReLU layers of ``hidden`` units.
+    """Build the default network: two hidden ReLU layers of ``hidden`` units.
 
     Parameters
     ----------
@@ -123,10 +123,12 @@ class _SparseSGD:
         del self.perm, self.sigma_perm, self.grad_perm
 
     def masked_step(self, present, grad, decay=None, scale=None):
-        """Update the rows where ``present`` is 1 (0/1 integers; a small table such as the
-        classes) with the gradient ``grad * scale`` (``scale`` optional); the gradient
-        must be 0 on the other rows. ``decay`` (optional, precomputed):
-        ``present * (momentum - 1) + 1``."""
+        """Update the rows where ``present`` is 1 with the gradient ``grad * scale``.
+
+        ``present`` holds 0/1 integers (a small table such as the classes); ``scale``
+        is optional; the gradient must be 0 on the other rows. ``decay`` (optional,
+        precomputed): ``present * (momentum - 1) + 1``.
+        """
         if decay is None:
             decay = present * (_DP_MOMENTUM - 1.0) + 1.0
         # momentum decays only on the present rows: factor m there, 1 elsewhere
@@ -495,6 +497,7 @@ class DataParameterScorer(BaseCurator):
         "device": [StrOptions({"auto", "cpu", "cuda"})],
         "random_state": ["random_state"],
     }
+    _y_role = "required"  # class labels; a one-hot y is read as labels
 
     def __init__(
         self,
@@ -667,9 +670,11 @@ class DataParameterScorer(BaseCurator):
         X : array-like of shape (n_samples, n_features)
             Training data; must be finite.
         y : array-like of shape (n_samples,)
-            Class labels (required; ``None`` raises).
+            Class labels (required; ``None`` raises). A one-hot ``y`` (one 1 per
+            row) is read as labels; multilabel targets raise.
         **params : dict
-            Ignored; per-sample arrays are cut by :meth:`fit_resample`.
+            Ignored; cut per-sample arrays to the kept rows with
+            :meth:`resample_params`.
 
         Returns
         -------
@@ -696,20 +701,58 @@ class DataParameterScorer(BaseCurator):
         return self._prep(X)
 
     def decision_function(self, X):
-        """Logits of the trained network (no temperature), shape (n_samples, n_classes)."""
+        """Return the logits of the trained network, without the data-parameter temperatures.
+
+        The network is :attr:`module_` (the one after epoch ``best_epoch_``), in
+        evaluation mode on :attr:`device_`, fed batches of 4,096 rows; with
+        ``module=None`` the rows are first standardised with the training mean and
+        standard deviation, as in ``fit``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Finite values; a CuPy array or CUDA tensor is copied to host memory first.
+
+        Returns
+        -------
+        logits : ndarray of shape (n_samples, n_classes), dtype float32
+            Unnormalised class scores, columns in the order of ``classes_`` (two
+            columns for a binary problem, not one).
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the scorer is not fitted.
+        ValueError
+            If ``X`` holds NaN or inf, or its number of features differs from
+            ``n_features_in_``.
+        """
         X = self._check_X(X)
         return _logits(self.module_, X, self.device_)
 
     def predict_proba(self, X):
         """Class probabilities of the trained network: softmax of its logits.
 
+        The softmax of :meth:`decision_function` (no temperature), computed in float64.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Finite values; a CuPy array or CUDA tensor is copied to host memory first.
 
         Returns
         -------
-        ndarray of shape (n_samples, n_classes), columns in the order of ``classes_``
+        proba : ndarray of shape (n_samples, n_classes), dtype float64
+            Probabilities in [0, 1], each row summing to 1, columns in the order of
+            ``classes_``.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the scorer is not fitted.
+        ValueError
+            If ``X`` holds NaN or inf, or its number of features differs from
+            ``n_features_in_``.
         """
         z = self.decision_function(X).astype(np.float64)
         z -= z.max(1, keepdims=True)
@@ -719,13 +762,26 @@ class DataParameterScorer(BaseCurator):
     def predict(self, X):
         """Class labels predicted by the trained network.
 
+        The class of the largest logit of :meth:`decision_function` (the first one on
+        ties).
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Finite values; a CuPy array or CUDA tensor is copied to host memory first.
 
         Returns
         -------
-        ndarray of shape (n_samples,)
+        y_pred : ndarray of shape (n_samples,)
+            Labels taken from ``classes_`` (same dtype as ``classes_``).
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the scorer is not fitted.
+        ValueError
+            If ``X`` holds NaN or inf, or its number of features differs from
+            ``n_features_in_``.
         """
         labels = self.decision_function(X).argmax(1)
         return self.classes_[labels]

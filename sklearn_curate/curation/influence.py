@@ -265,6 +265,7 @@ class InfluenceScorer(BaseCurator):
         "random_state": ["random_state"],
         "progress": ["boolean"],
     }
+    _y_role = "required"  # one target per row; a one-hot y is read as labels
 
     def __init__(
         self,
@@ -456,7 +457,7 @@ class InfluenceScorer(BaseCurator):
         return self._solvers[key]
 
     def _resolve_method(self, method):
-        """ "auto" -> "exact" when the dense Hessian is small, else "cg"."""
+        """Resolve "auto" to "exact" when the dense Hessian is small, else "cg"."""
         if method == "auto":
             return "exact" if self._obj.n_params <= _EXACT_MAX_PARAMS else "cg"
         return method
@@ -487,25 +488,39 @@ class InfluenceScorer(BaseCurator):
     def influence(self, X_test, y_test, *, method=None):
         """Predicted change of each test loss when each training sample is removed.
 
+        Koh & Liang's influence function (ICML 2017; see the class References) with
+        the sign and scale of leave-one-out retraining (see the class docstring);
+        :meth:`loss_change_on_removal` measures the actual change it predicts.
+
         Parameters
         ----------
         X_test : array-like of shape (n_test, n_features)
+            Test samples, finite, with the features of ``fit``.
         y_test : array-like of shape (n_test,)
+            Their targets: labels seen in ``fit`` for LogisticRegression; what the
+            loss takes for a torch module (integers as int64, other values as float64).
         method : {"auto", "cg", "exact", "lissa"}, default=None
             Override of ``self.method`` for this call (its solver is cached).
+            ``None``: ``method_``.
 
         Returns
         -------
-        influence : ndarray of shape (n_test, n_train)
+        influence : ndarray of shape (n_test, n_train), dtype float64
             ``c * grad L_test^T (H + damping I)^-1 grad l_i``: the predicted
-            ``L_test(theta without i) - L_test(theta)``. Positive = helpful training
-            sample, negative = harmful.
+            ``L_test(theta without i) - L_test(theta)``, in units of the per-sample
+            loss. Positive = helpful training sample, negative = harmful. Columns
+            in the order of the rows given to ``fit``.
 
         Raises
         ------
+        sklearn.exceptions.NotFittedError
+            If the scorer is not fitted (a subclass of ValueError).
         ValueError
-            If unfitted, if X_test and y_test differ in length or X_test has the
-            wrong number of features, or for an unknown method.
+            If ``y_test`` is None, X_test and y_test differ in length, X_test is not
+            finite or has the wrong number of features, y_test holds labels not seen
+            in ``fit`` (LogisticRegression), for an unknown method, or when the
+            solver fails: a Hessian (+ damping) that is not positive definite
+            ("exact", "cg") or a ``lissa_scale`` not above its largest eigenvalue.
         """
         if method is None:
             check_is_fitted(self, "method_")
@@ -521,14 +536,37 @@ class InfluenceScorer(BaseCurator):
         return out
 
     def top_k(self, X_test, y_test, k=5, *, method=None):
-        """The ``k`` most helpful and most harmful training samples per test sample.
+        """Return the ``k`` most helpful and most harmful training samples per test sample.
+
+        Ranks each row of :meth:`influence` ``(X_test, y_test, method=method)``. Equal
+        influences are listed in a fixed order (a stable sort): lower training index
+        first in ``harmful``, higher first in ``helpful``.
+
+        Parameters
+        ----------
+        X_test : array-like of shape (n_test, n_features)
+            Test samples, as for :meth:`influence`.
+        y_test : array-like of shape (n_test,)
+            Their targets, as for :meth:`influence`.
+        k : int, default=5
+            Number of training samples of each kind per test sample; at most
+            ``n_train`` are returned.
+        method : {"auto", "cg", "exact", "lissa"}, default=None
+            Solver, as for :meth:`influence`.
 
         Returns
         -------
-        result : dict of ndarrays of shape (n_test, k)
-            ``helpful`` (indices, largest positive influence first),
-            ``helpful_influence``, ``harmful`` (most negative first),
-            ``harmful_influence``.
+        result : dict of ndarrays of shape (n_test, min(k, n_train))
+            ``helpful`` (int64 training-row indices, largest influence first),
+            ``helpful_influence`` (their float64 influences), ``harmful`` (smallest,
+            i.e. most negative, influence first) and ``harmful_influence``. When
+            fewer than ``k`` training samples have a positive (negative) influence,
+            ``helpful`` (``harmful``) continues with the next ones in order.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError, ValueError
+            As :meth:`influence`.
         """
         inf = self.influence(X_test, y_test, method=method)
         return _top_k(inf, k)
@@ -541,12 +579,41 @@ class InfluenceScorer(BaseCurator):
         (default ``self.tol``): Newton for LogisticRegression; for torch modules
         Newton-chord steps with the factorised Hessian of the full objective (up to
         5,000 parameters, when it is positive definite), then L-BFGS where they
-        stall above ``tol`` (the better of the two is kept), else L-BFGS. This is the ground truth :meth:`influence` predicts; the
-        gradient norm each retraining reached is in ``loo_grad_norms_``.
+        stall above ``tol`` (the better of the two is kept), else L-BFGS (at most 50
+        Newton iterations for LogisticRegression, ``max_iter`` for torch modules).
+        This is the ground truth :meth:`influence` predicts; the gradient norm each
+        retraining reached is in ``loo_grad_norms_``. One retraining per index: the
+        cost grows linearly with ``len(indices)``.
+
+        Parameters
+        ----------
+        X_test : array-like of shape (n_test, n_features)
+            Test samples, as for :meth:`influence`.
+        y_test : array-like of shape (n_test,)
+            Their targets, as for :meth:`influence`.
+        indices : sequence of int
+            Training rows (0-based, in the order given to ``fit``) to leave out, one
+            at a time.
+        tol : float, default=None
+            Gradient-norm target of each retraining; ``None``: ``self.tol``.
 
         Returns
         -------
-        change : ndarray of shape (n_test, len(indices))
+        change : ndarray of shape (n_test, len(indices)), dtype float64
+            ``L_test_j(theta without i) - L_test_j(theta)`` for each test sample
+            ``j`` and each index ``i``, in units of the per-sample loss (the sign and
+            scale of :meth:`influence`).
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the scorer is not fitted.
+        ValueError
+            If ``y_test`` is None, X_test and y_test differ in length, X_test is not
+            finite or has the wrong number of features, or y_test holds labels not
+            seen in ``fit`` (LogisticRegression).
+        IndexError
+            If an index is not below ``n_train``.
         """
         from tqdm.auto import tqdm
 
@@ -591,7 +658,8 @@ class InfluenceScorer(BaseCurator):
         """``H^-1`` of the fitted objective for Newton-chord retraining, or None.
 
         The cached "exact" solver when the model has at most 5,000 parameters and its
-        Hessian (+ damping) is positive definite; None otherwise (L-BFGS then)."""
+        Hessian (+ damping) is positive definite; None otherwise (L-BFGS then).
+        """
         if self._obj.n_params > _EXACT_MAX_PARAMS:
             return None
         try:
@@ -610,7 +678,8 @@ def _polish_module(obj, tol, max_steps=30):
 
     Each step factorises the Hessian (stopping if it is not positive definite) and
     backtracks on the objective (Armijo); stops at gradient norm ``tol``, after
-    ``max_steps`` steps, or when no step decreases the objective."""
+    ``max_steps`` steps, or when no step decreases the objective.
+    """
     theta = obj.theta
     if obj.n_params > _EXACT_MAX_PARAMS:
         return theta

@@ -398,7 +398,8 @@ class OutlierFilter(OutlierMixin, BaseCurator):
         y : array-like of shape (n_samples,), default=None
             Ignored; accepted so the filter is a Pipeline step.
         **params : dict
-            Ignored (see :meth:`fit_resample` for per-sample arrays).
+            Ignored; cut per-sample arrays to the kept rows with
+            :meth:`resample_params`.
 
         Returns
         -------

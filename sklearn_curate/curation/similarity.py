@@ -25,7 +25,7 @@ __all__ = ["SimilarityFilter"]
 
 
 def _search_remaining(X, remaining, rows, k, metric, device):
-    """k nearest remaining rows of each of ``rows``, without the row itself.
+    """Find the k nearest remaining rows of each of ``rows``, without the row itself.
 
     Returns distances and global row indices, both of shape ``(len(rows), <= k)``,
     and whether the lists hold every other remaining row (fewer than ``k`` remain).
@@ -150,7 +150,7 @@ class _GreedyThinning:
         return self.dist[p, length - 1].item(), False
 
     def _choose(self, p, q):
-        """The member of the closest pair (p, q) to drop: the one in the denser spot."""
+        """Pick the member of the closest pair (p, q) to drop: the one in the denser spot."""
         while True:
             sp, exact_p = self._second(p, q)
             sq, exact_q = self._second(q, p)
@@ -256,7 +256,7 @@ class SimilarityFilter(BaseCurator):
         Indices of the kept rows, ascending.
     n_removed_ : int
         Number of dropped rows, ``round(fraction * n_samples)``.
-    removal_order_ : ndarray of shape (n_removed_,), int64
+    removal_order_ : ndarray of shape (``n_removed_``,), int64
         Dropped rows in the order they were removed.
     removal_distance_ : ndarray of shape (n_samples,), float64
         For a dropped row, its distance to the closest remaining row when it was
@@ -401,7 +401,8 @@ class SimilarityFilter(BaseCurator):
         y : array-like of shape (n_samples,), default=None
             Ignored; accepted for Pipeline compatibility.
         **params : dict
-            Ignored; per-sample arrays are cut by :meth:`fit_resample`.
+            Ignored; cut per-sample arrays to the kept rows with
+            :meth:`resample_params`.
 
         Returns
         -------

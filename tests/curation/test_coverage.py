@@ -13,7 +13,6 @@ from sklearn.decomposition import PCA
 from sklearn.model_selection import GridSearchCV
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_curate.base import TiedScoresWarning
 from sklearn_curate.curation.coverage import (
@@ -215,7 +214,8 @@ def test_fit_resample_drops_least_covered(digits_embedding):
     E, y = digits_embedding
     c = CoverageScorer(20, fraction=0.01, device="cpu")
     w = np.arange(len(E), dtype=float)
-    Xr, yr, cut = c.fit_resample(E, y, sample_weight=w)
+    Xr, yr = c.fit_resample(E, y, sample_weight=w)
+    cut = c.resample_params(sample_weight=w)
     assert c.n_removed_ == round(0.01 * len(E)) == 18 == len(E) - len(Xr)
     dropped = np.flatnonzero(~c.support_)
     np.testing.assert_array_equal(np.sort(c.ranking_[:18]), dropped)
@@ -405,105 +405,6 @@ def test_clone_and_pickle(digits_embedding):
         np.testing.assert_array_equal(getattr(g, attr), getattr(c, attr))
     assert g.coverage_radius_ == c.coverage_radius_
     np.testing.assert_array_equal(g.score_samples(E[:20]), c.score_samples(E[:20]))
-
-
-# -- scikit-learn's estimator checks -------------------------------------------------------
-# CoverageScorer refuses training data outside [0, 1] by design (see its Notes), and most
-# of scikit-learn's checks fit on normal or shifted data. So the checks run three times:
-# on CoverageScorer with default parameters and with n_neighbors=3, where exactly the
-# checks that fit on such data (and, for the default n_neighbors=20, on 20 samples or
-# fewer) are expected to fail, each with our own ValueError; and on a test-only subclass
-# that maps its training data into (0, 1) first, so that those checks still exercise the
-# whole contract (pickling, idempotence, sample-order invariance, dtypes, ...).
-_OUT_OF_RANGE_CHECKS = [
-    "check_estimators_dtypes",
-    "check_fit_check_is_fitted",
-    "check_fit_idempotent",
-    "check_n_features_in",
-    "check_n_features_in_after_fitting",
-    "check_fit2d_predict1d",
-    "check_fit2d_1feature",
-    "check_dict_unchanged",
-    "check_dont_overwrite_parameters",
-    "check_estimators_overwrite_params",
-    "check_estimators_fit_returns_self",
-    "check_readonly_memmap_input",
-    "check_positive_only_tag_during_fit",
-    "check_pipeline_consistency",
-    "check_estimators_pickle",
-    "check_f_contiguous_array_estimator",
-    "check_methods_sample_order_invariance",
-    "check_methods_subset_invariance",
-]
-# With the default n_neighbors=20 these fit on 10 to 20 samples, which fails first.
-_FEW_SAMPLES_CHECKS = [
-    "check_estimators_dtypes",
-    "check_n_features_in_after_fitting",
-    "check_fit2d_predict1d",
-    "check_fit2d_1feature",
-    "check_dict_unchanged",
-    "check_dont_overwrite_parameters",
-    "check_estimators_nan_inf",
-    "check_f_contiguous_array_estimator",
-    "check_methods_sample_order_invariance",
-    "check_methods_subset_invariance",
-]
-_OUT_OF_RANGE = "fits on data outside [0, 1], which CoverageScorer refuses by design"
-_FEW_SAMPLES = "fits on 20 samples or fewer; the default n_neighbors=20 needs more"
-_ERROR_TEXT = {_OUT_OF_RANGE: "unit interval [0, 1]", _FEW_SAMPLES: "more samples than n_neighbors"}
-
-
-def _expected_failed_checks(estimator):
-    if isinstance(estimator, _SquashedCoverageScorer):
-        return {}
-    expected = {name: _OUT_OF_RANGE for name in _OUT_OF_RANGE_CHECKS}
-    if estimator.n_neighbors >= 20:
-        expected.update({name: _FEW_SAMPLES for name in _FEW_SAMPLES_CHECKS})
-    return expected
-
-
-class _SquashedCoverageScorer(CoverageScorer):
-    """Test-only: maps the training data into (0, 1) with 0.5 + arctan(x) / pi."""
-
-    def _validate_X(self, X, y=None, *, reset=True, min_samples=1):
-        X, y = super()._validate_X(X, y, reset=reset, min_samples=min_samples)
-        return 0.5 + np.arctan(X) / np.pi, y
-
-
-_CHECKED = [
-    CoverageScorer(),
-    CoverageScorer(n_neighbors=3, device="cpu"),
-    _SquashedCoverageScorer(3, device="cpu"),
-]
-
-
-@parametrize_with_checks(_CHECKED, expected_failed_checks=_expected_failed_checks)
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
-
-
-@pytest.mark.parametrize("estimator", _CHECKED[:2], ids=["default", "n_neighbors=3"])
-def test_expected_check_failures_are_our_errors(estimator):
-    """Each expected failure above fails, with the error its reason names, and no other
-    check fails."""
-    from sklearn.utils.estimator_checks import check_estimator
-
-    expected = _expected_failed_checks(estimator)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        results = check_estimator(estimator, on_fail=None, expected_failed_checks=expected)
-    assert not [r["check_name"] for r in results if r["status"] == "failed"]
-    failed = {}
-    for r in results:
-        if r["status"] == "xfail":
-            failed.setdefault(r["check_name"], []).append(r["exception"])
-    assert sorted(failed) == sorted(expected)
-    for name, excs in failed.items():
-        for exc in excs:
-            # check_positive_only_tag_during_fit re-raises our error as an AssertionError
-            chain = [exc, exc.__cause__, exc.__context__]
-            text = _ERROR_TEXT[expected[name]]
-            assert any(text in str(e) for e in chain if e is not None), (name, exc)
 
 
 # -- report figures -----------------------------------------------------------------------

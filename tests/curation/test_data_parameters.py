@@ -14,7 +14,6 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV, cross_val_predict, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.estimator_checks import parametrize_with_checks
 from torch import nn
 
 from sklearn_curate.curation.data_parameters import (
@@ -231,7 +230,8 @@ def test_fit_resample_contract(small):
     X, y = small
     w = np.arange(len(y), dtype=float)
     dp = quick(fraction=0.1)
-    Xr, yr, cut = dp.fit_resample(X, y, sample_weight=w)
+    Xr, yr = dp.fit_resample(X, y, sample_weight=w)
+    cut = dp.resample_params(sample_weight=w)
     assert Xr.shape == (270, 64) and yr.shape == (270,)
     assert (cut["sample_weight"] == w[dp.sample_indices_]).all()
     assert (dp.sample_indices_ == np.flatnonzero(dp.support_)).all()
@@ -371,8 +371,3 @@ def test_epoch_deferred_steps_equal_sparse_steps():
         opt_b.end_epoch()
     assert torch.allclose(a, b) and torch.allclose(opt_a.buf, opt_b.buf)
     assert not torch.equal(a, torch.zeros(10))
-
-
-@parametrize_with_checks([DataParameterScorer(max_epochs=3, device="cpu", random_state=0)])
-def test_sklearn_compatible(estimator, check):
-    check(estimator)

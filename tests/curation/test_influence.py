@@ -11,7 +11,6 @@ from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_curate import save_influence
 from sklearn_curate.curation.influence import InfluenceScorer
@@ -166,9 +165,3 @@ def test_fit_resample_drops_fraction(digits):
     Xr, yr = s.fit_resample(Xtr[:200], ytr[:200])
     assert Xr.shape == (180, 64) and yr.shape == (180,)
     assert (s.device_, s.backend_) == ("cpu", "torch")
-
-
-@parametrize_with_checks([InfluenceScorer(LogisticRegression(), method="exact", device="cpu")])
-def test_sklearn_compatible(estimator, check):
-    # every check passes; check_array_api_input skips itself without SCIPY_ARRAY_API
-    check(estimator)

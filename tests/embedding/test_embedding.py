@@ -9,7 +9,6 @@ from PIL import Image
 from sklearn.base import clone
 from sklearn.model_selection import cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
-from sklearn.utils.estimator_checks import parametrize_with_checks
 from torch import nn
 from torch.utils.data import Dataset, IterableDataset
 
@@ -406,11 +405,6 @@ def test_parameters_are_validated(digits):
         _emb(pooling="mean").fit(digits[0])
     with pytest.raises((TypeError, ValueError), match="model"):
         TorchLayerEmbedder("resnet18").fit(digits[0])
-
-
-@parametrize_with_checks([TorchLayerEmbedder(nn.Identity(), device="cpu")])
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
 
 
 # -- GPU ------------------------------------------------------------------------------------------------

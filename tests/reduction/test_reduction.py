@@ -7,7 +7,6 @@ from sklearn.base import clone
 from sklearn.decomposition import PCA
 from sklearn.model_selection import cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_curate.datasets import make_faulty_digits
 from sklearn_curate.reduction import _reducer as reduction
@@ -179,29 +178,6 @@ def test_clone_pickle_params_and_pandas(digits):
     df = clone(red).set_output(transform="pandas").fit_transform(X)
     assert list(df.columns) == ["pca0", "pca1", "pca2"]
     np.testing.assert_allclose(df.to_numpy(), Z)
-
-
-_UMAP_BATCH_DEPENDENT = (
-    "umap-learn's transform of new rows depends on the other rows of the same batch "
-    "(it embeds them jointly), so results change with row order and with subsets."
-)
-
-
-def _expected_failed_checks(estimator):
-    if estimator.method == "umap":
-        return {
-            "check_methods_sample_order_invariance": _UMAP_BATCH_DEPENDENT,
-            "check_methods_subset_invariance": _UMAP_BATCH_DEPENDENT,
-        }
-    return {}
-
-
-@parametrize_with_checks(
-    [GPUReducer("pca", device="cpu"), GPUReducer("umap", device="cpu", random_state=0)],
-    expected_failed_checks=_expected_failed_checks,
-)
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
 
 
 # -- GPU --------------------------------------------------------------------------------------------------
