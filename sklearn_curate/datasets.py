@@ -30,12 +30,28 @@ def sample_image_crops(n: int, size: int = 8, random_state=None) -> np.ndarray:
         Number of crops.
     size : int, default=8
         Side length of each crop in pixels.
-    random_state : int, RandomState or None
-        Seed for the crop positions.
+    random_state : int, RandomState or None, default=None
+        Seed for the choice of photograph and the crop positions.
 
     Returns
     -------
     crops : ndarray of shape (n, size, size), float64, values in [0, 16]
+        The crops, as grayscale images (mean of the RGB channels).
+
+    Raises
+    ------
+    ValueError
+        If ``4 * size`` is not below the photographs' height of 427 pixels
+        (``size > 106``).
+
+    Examples
+    --------
+    >>> from sklearn_curate.datasets import sample_image_crops
+    >>> crops = sample_image_crops(3, random_state=0)
+    >>> crops.shape
+    (3, 8, 8)
+    >>> bool(crops.min() >= 0 and crops.max() <= 16)
+    True
     """
     rng = check_random_state(random_state)
     photos = [img.mean(axis=2) for img in load_sample_images().images]  # grayscale, 0-255
@@ -76,6 +92,17 @@ def inject_label_noise(y, rate: float, random_state=0):
     ------
     ValueError
         If ``rate`` is outside [0, 1).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_curate.datasets import inject_label_noise
+    >>> y = [0, 1, 2, 0, 1, 2, 0, 1, 2, 0]
+    >>> y_noisy, is_corrupted = inject_label_noise(y, 0.2, random_state=0)
+    >>> int(is_corrupted.sum())
+    2
+    >>> bool((y_noisy[is_corrupted] != np.asarray(y)[is_corrupted]).all())
+    True
     """
     if not 0.0 <= rate < 1.0:
         raise ValueError(f"rate={rate!r} is outside [0, 1); pass e.g. rate=0.2.")
@@ -90,7 +117,7 @@ def inject_label_noise(y, rate: float, random_state=0):
 
 
 def make_faulty_digits(fault: str = "foreign", rate: float = 0.05, random_state=0) -> Bunch:
-    """scikit-learn's digits (1,797 images of 8x8 pixels, values 0-16) with faults.
+    """Load scikit-learn's digits (1,797 images of 8x8 pixels, values 0-16) with faults.
 
     Parameters
     ----------
@@ -113,10 +140,13 @@ def make_faulty_digits(fault: str = "foreign", rate: float = 0.05, random_state=
 
     Returns
     -------
-    Bunch with
+    faulty : :class:`~sklearn.utils.Bunch`
+        Dictionary-like object, with the following attributes.
+
         data : ndarray of shape (n_samples, 64), float64
             Flattened images (raw pixel values; standardise as the task needs).
         images : ndarray of shape (n_samples, 8, 8)
+            The same rows as 8 x 8 images.
         target : ndarray of shape (n_samples,), int
             Labels (given, possibly noisy); -1 for foreign images.
         true_target : ndarray of shape (n_samples,), int
@@ -130,6 +160,23 @@ def make_faulty_digits(fault: str = "foreign", rate: float = 0.05, random_state=
     ------
     ValueError
         If ``fault`` is unknown or ``rate`` is outside [0, 1).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_curate.datasets import make_faulty_digits
+    >>> ds = make_faulty_digits("foreign", rate=0.05, random_state=0)
+    >>> ds.data.shape, int(ds.is_fault.sum())
+    ((1892, 64), 95)
+    >>> set(ds.target[ds.is_fault].tolist())
+    {-1}
+
+    Appended duplicates point at their original row:
+
+    >>> ds = make_faulty_digits("duplicates", rate=0.05, random_state=0)
+    >>> copy = np.flatnonzero(ds.is_fault)[0]
+    >>> bool((ds.data[copy] == ds.data[ds.source[copy]]).all())
+    True
     """
     if fault not in FAULTS:
         raise ValueError(f"fault={fault!r} is unknown; use one of {FAULTS}.")

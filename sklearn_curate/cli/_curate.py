@@ -248,7 +248,7 @@ def _add_curate_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``sklearn-curate`` command.
+    """Build the argument parser of the ``sklearn-curate`` command.
 
     Returns
     -------
@@ -558,7 +558,7 @@ class _Run(CommandRun):
 
     # -- whole run -------------------------------------------------------------------
     def protected(self) -> tuple[list, list]:
-        """The inputs, the cache folder and a ``--model`` file: ``--out`` stays clear of them.
+        """List what ``--out`` stays clear of: the inputs, the cache folder, a ``--model`` file.
 
         Returns
         -------
@@ -572,7 +572,7 @@ class _Run(CommandRun):
         )
 
     def summary(self, report: dict) -> str:
-        """The last line: the count of each decision and the time.
+        """Return the last line: the count of each decision and the time.
 
         Parameters
         ----------

@@ -199,7 +199,7 @@ def add_influence_parser(subparsers) -> argparse.ArgumentParser:
 # inputs
 # ----------------------------------------------------------------------------------
 def _default_data():
-    """The digits / 16 split as in the issue: 1,500 training rows, 297 test rows."""
+    """Return the digits / 16 split as in the issue: 1,500 training rows, 297 test rows."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
@@ -466,7 +466,7 @@ class _InfluenceRun(CommandRun):
         return [("--array", a.array)], [("--model", model_file(a.model))]
 
     def summary(self, report: dict) -> str:
-        """The last line: the size of the matrix, the rows marked, the time.
+        """Return the last line: the size of the matrix, the rows marked, the time.
 
         Parameters
         ----------

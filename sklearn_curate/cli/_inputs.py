@@ -53,15 +53,15 @@ _UNESCAPE = re.compile(r'\\(x[0-9a-f]{2}|u[0-9a-f]{4}|[\\"tnr])')
 
 
 def quote_id(name: str) -> str:
-    """An input id as written in the output lists, ``scores.csv`` and the report.
+    r"""Return an input id as written in the output lists, ``scores.csv`` and the report.
 
     Ids are written as they are unless they hold a character that would break a
     line-per-id list (tab, newline, carriage return, any other control character,
     U+0085, U+2028, U+2029), a backslash, or bytes that are not UTF-8 (file names
     decoded with ``os.fsdecode``), or begin with a double quote. Such an id is written
-    in double quotes with backslash escapes, as git quotes paths: ``\\t`` ``\\n``
-    ``\\r`` ``\\\\`` ``\\"``, ``\\xHH`` for other control characters (HH < 80) and for
-    each non-UTF-8 byte (HH >= 80), ``\\uHHHH`` for the rest. :func:`unquote_id`
+    in double quotes with backslash escapes, as git quotes paths: ``\t`` ``\n``
+    ``\r`` ``\\`` ``\"``, ``\xHH`` for other control characters (HH < 80) and for
+    each non-UTF-8 byte (HH >= 80), ``\uHHHH`` for the rest. :func:`unquote_id`
     reverses it.
 
     Parameters
@@ -93,7 +93,7 @@ def quote_id(name: str) -> str:
 
 
 def unquote_id(text: str) -> str:
-    """The raw id of a line of an output list (the inverse of :func:`quote_id`).
+    """Return the raw id of a line of an output list (the inverse of :func:`quote_id`).
 
     Parameters
     ----------
@@ -250,7 +250,7 @@ def _resize(images: np.ndarray, size: int) -> np.ndarray:
 
 
 def _default_inputs(seed: int, image_size: int | None, label_noise: float = 0.0) -> Inputs:
-    """The built-in data: scikit-learn's digits plus planted foreign images and duplicates.
+    """Load the built-in data: scikit-learn's digits plus planted foreign images and duplicates.
 
     Parameters
     ----------
@@ -479,7 +479,7 @@ def _walk_folder(root: Path) -> tuple[list, list]:
 
 
 def _folder_inputs(folder: str, image_size: int, progress: bool) -> Inputs:
-    """The image files in a folder, searched recursively; sub-folders are classes.
+    """Load the image files in a folder, searched recursively; sub-folders are classes.
 
     Parameters
     ----------
@@ -576,7 +576,7 @@ _MAGIC = {
 
 
 def _what_is(path: Path) -> str:
-    """A short guess of what a file that is not a NumPy file holds, for messages."""
+    """Guess in a few words what a file that is not a NumPy file holds, for messages."""
     try:
         with open(path, "rb") as fh:
             head = fh.read(512)
@@ -717,7 +717,7 @@ def _load_array_file(file: str):
 
 
 def _array_inputs(file: str, image_size: int | None) -> Inputs:
-    """A ``.npy`` array or ``.npz`` archive of feature vectors or images.
+    """Load a ``.npy`` array or ``.npz`` archive of feature vectors or images.
 
     Parameters
     ----------

@@ -65,8 +65,11 @@ class MislabelledResult:
     threads: int | None = None
 
     def figures(self) -> dict:
-        """``figures["data_parameters"]`` of the report: :func:`data_parameter_figures`
-        plus ``positions`` (the input position of each row, the key of the thumbnails)."""
+        """Build ``figures["data_parameters"]`` of the report.
+
+        :func:`data_parameter_figures` plus ``positions`` (the input position of each
+        row, the key of the thumbnails).
+        """
         from ..report._dp_figures import data_parameter_figures
 
         fig = data_parameter_figures(

@@ -27,7 +27,7 @@ __all__ = ["user_model", "default_model", "torch_threads"]
 
 
 def model_file(spec: str | None) -> str | None:
-    """The file named by a ``--model`` of the form ``path/to/file.py:CALLABLE``.
+    """Return the file named by a ``--model`` of the form ``path/to/file.py:CALLABLE``.
 
     Parameters
     ----------

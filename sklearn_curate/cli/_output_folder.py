@@ -49,7 +49,7 @@ __all__ = ["MARKER", "OutputFolder", "read_marker"]
 
 
 def read_marker(folder: Path) -> dict | None:
-    """The content of ``folder``'s marker file, or None when it is not one of ours.
+    """Read ``folder``'s marker file; None when it is not one of ours.
 
     Parameters
     ----------

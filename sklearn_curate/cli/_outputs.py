@@ -97,8 +97,11 @@ class Decisions:
     dp_category: np.ndarray | None = None
 
     def list_files(self) -> dict:
-        """The decision -> list file map of this run (:data:`LIST_FILES`, plus
-        ``removed_mislabelled.txt`` when the mislabelled step ran)."""
+        """Return the decision -> list file map of this run.
+
+        :data:`LIST_FILES`, plus ``removed_mislabelled.txt`` when the mislabelled step
+        ran.
+        """
         if self.mislabelled_score is None:
             return dict(LIST_FILES)
         out = {}
@@ -174,7 +177,7 @@ class Decisions:
         return cls(decision, outlier_score, similarity_score, duplicate_of)
 
     def counts(self) -> dict:
-        """Number of inputs per decision.
+        """Count the inputs per decision.
 
         Returns
         -------
@@ -290,7 +293,7 @@ def build_report(
 def report_figures(
     inputs: Inputs, decisions: Decisions, R: np.ndarray, *, device, mislabelled=None
 ):
-    """The figures of report.html and the thumbnails of the inputs.
+    """Build the figures of report.html and the thumbnails of the inputs.
 
     Parameters
     ----------
@@ -383,7 +386,7 @@ def _default_data_summary(faults: dict, decision: np.ndarray) -> dict:
 
 
 def _one_line(text: str) -> str:
-    """A reason as one line of a list: no tab, no line break, UTF-8 writable."""
+    """Make a reason one line of a list: no tab, no line break, UTF-8 writable."""
     text = " ".join(str(text).split())
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 

@@ -271,8 +271,10 @@ class CommandRun:
 
     # -- the run ---------------------------------------------------------------------
     def protected(self) -> tuple[list, list]:
-        """What ``--out`` must stay clear of (:class:`OutputFolder`'s ``protect`` and
-        ``protect_contained``): ``(option, path)`` pairs, None paths skipped.
+        """List what ``--out`` must stay clear of, as ``(option, path)`` pairs.
+
+        :class:`OutputFolder`'s ``protect`` and ``protect_contained``; None paths are
+        skipped.
 
         Returns
         -------
@@ -284,7 +286,7 @@ class CommandRun:
         raise NotImplementedError
 
     def output_folder(self):
-        """The :class:`~sklearn_curate.cli._output_folder.OutputFolder` of ``--out``.
+        """Return the :class:`~sklearn_curate.cli._output_folder.OutputFolder` of ``--out``.
 
         Returns
         -------
@@ -309,7 +311,7 @@ class CommandRun:
         raise NotImplementedError
 
     def summary(self, report: dict) -> str:
-        """The last line, once ``--out`` is in place.
+        """Return the last line, once ``--out`` is in place.
 
         Parameters
         ----------

@@ -230,7 +230,7 @@ class TorchLayerEmbedder(TransformerMixin, BaseEstimator):
         ``"torch"``.
     n_features_in_ : int
         Number of features of a 2D ``X`` seen in ``fit`` (only then).
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Column names of a DataFrame ``X`` seen in ``fit`` (only then).
 
     See Also
@@ -567,7 +567,7 @@ class TorchLayerEmbedder(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        X_new : ndarray of shape (n_samples, n_features_out_), float32
+        X_new : ndarray of shape (n_samples, ``n_features_out_``), float32
             A read-only memory map when ``cache_dir`` is set.
 
         Raises
@@ -584,13 +584,25 @@ class TorchLayerEmbedder(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like, tensor, sequence of paths or torch Dataset
-            Images.
+            Images (see Notes of the class).
         y : None
             Ignored.
+        **fit_params : dict
+            Ignored; accepted so that a Pipeline's ``step__param`` fit parameters
+            pass through without error.
 
         Returns
         -------
-        X_new : ndarray of shape (n_samples, n_features_out_), float32
+        X_new : ndarray of shape (n_samples, ``n_features_out_``), float32
+            A read-only memory map when ``cache_dir`` is set (array and file inputs).
+
+        Raises
+        ------
+        ValueError
+            If ``layer`` is not a submodule (the message lists them), ``X`` has the wrong
+            rank, is empty or contains NaN / inf, or a file cannot be read (named).
+        RuntimeError, ImportError
+            If ``device="cuda"`` and CUDA is not available.
         """
         self._fit(X)
         Xt = self._embed(X, reset=False)
@@ -607,7 +619,7 @@ class TorchLayerEmbedder(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        ndarray of str objects, shape (n_features_out_,)
+        ndarray of str objects, shape (``n_features_out_``,)
         """
         check_is_fitted(self, "n_features_out_")
         prefix = self.layer if self.layer is not None else "output"

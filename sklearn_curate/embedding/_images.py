@@ -62,7 +62,7 @@ _GRAY_MODES = {"1", "L", "LA", "La"}
 
 
 def is_path_sequence(X) -> bool:
-    """True for a non-empty 1D sequence of ``str`` / ``os.PathLike`` (file paths).
+    """Return True for a non-empty 1D sequence of ``str`` / ``os.PathLike`` (file paths).
 
     Parameters
     ----------
@@ -216,7 +216,7 @@ def resize_images(images, size) -> np.ndarray:
 
 # -- decoding one file ---------------------------------------------------------------------------
 def _integer_range(img: Image.Image, arr: np.ndarray) -> tuple[np.ndarray, float]:
-    """The pixels (reinterpreted if the file says unsigned 32-bit) and their full-scale value."""
+    """Return the pixels (reinterpreted if the file says unsigned 32-bit) and their full scale."""
     signed = arr.dtype.kind == "i"
     bits = arr.dtype.itemsize * 8
     tags = getattr(img, "tag_v2", None)  # TIFF: the file's own bit depth and sign
@@ -234,8 +234,11 @@ def _integer_range(img: Image.Image, arr: np.ndarray) -> tuple[np.ndarray, float
 
 
 def _decode(img: Image.Image) -> np.ndarray:
-    """A loaded PIL image as float32 ``(H, W, K)`` in [0, 1]: K = 1 (gray), 2 (gray, alpha),
-    3 (RGB) or 4 (RGBA), by the rules of the module docstring (orientation not included)."""
+    """Decode a loaded PIL image into float32 ``(H, W, K)`` in [0, 1].
+
+    K = 1 (gray), 2 (gray, alpha), 3 (RGB) or 4 (RGBA), by the rules of the module
+    docstring (orientation not included).
+    """
     mode = img.mode
     if mode == "F":
         arr = np.asarray(img, dtype=np.float32)
@@ -300,7 +303,7 @@ def _apply_orientation(img: Image.Image) -> Image.Image:
 
 
 def _to_pil(chw: np.ndarray) -> Image.Image:
-    """A ``(C, H, W)`` float image in [0, 1] as an 8-bit PIL image ("L", "RGB", "RGBA")."""
+    """Convert a ``(C, H, W)`` float image in [0, 1] to an 8-bit PIL image ("L", "RGB", "RGBA")."""
     u8 = np.round(np.clip(chw, 0.0, 1.0) * 255.0).astype(np.uint8)
     return Image.fromarray(
         u8[0] if u8.shape[0] == 1 else np.ascontiguousarray(u8.transpose(1, 2, 0))

@@ -41,17 +41,20 @@ class ConvAutoencoder(nn.Module):
     image_size : int or tuple of (int, int), default=8
         Height and width of the input images in pixels.
     bottleneck_dim : int, default=32
-        Length of the code vector, i.e. of the default embedding.
+        Length of the code vector (the output of :meth:`encode`). The default
+        embedding is the ``encoder`` output before it (:data:`DEFAULT_LAYER`).
     width : int, default=16
         Channels of the first convolution.
 
     Attributes
     ----------
     encoder : torch.nn.Sequential
-        Convolutions and the final flatten; output shape ``(n, flat_dim)``.
-    bottleneck : torch.nn.Linear
-        The code layer; output shape ``(n, bottleneck_dim)``. Its dotted name is
+        Convolutions and the final flatten; output shape ``(n, flat_dim)`` with
+        ``flat_dim`` the channels times the side lengths of the last convolution's
+        maps (512 for 8x8 images and the default ``width``). Its dotted name is
         :data:`DEFAULT_LAYER`.
+    bottleneck : torch.nn.Linear
+        The code layer; output shape ``(n, bottleneck_dim)``.
     decoder : torch.nn.Sequential
         Maps a code back to an image of shape ``(n, in_channels, H, W)`` with values
         in (0, 1).
@@ -114,11 +117,47 @@ class ConvAutoencoder(nn.Module):
         self.decoder = nn.Sequential(dec)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Code vectors of a batch, shape ``(n, bottleneck_dim)``."""
+        """Encode a batch of images into code vectors: ``bottleneck(encoder(x))``.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n, in_channels, H, W)
+            Images, float32 (the dtype of the weights) on the module's device, with
+            ``(H, W) == image_size``; values in [0, 1] as :func:`train_autoencoder`
+            trains on.
+
+        Returns
+        -------
+        code : torch.Tensor of shape (n, bottleneck_dim)
+            The code vectors, unbounded (no activation after the linear layer).
+
+        Raises
+        ------
+        RuntimeError
+            From torch, if ``x`` has the wrong number of channels, another image size
+            than ``image_size``, or another dtype or device than the weights.
+        """
         return self.bottleneck(self.encoder(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Reconstruction of a batch ``(n, C, H, W)``, same shape, values in (0, 1)."""
+        """Reconstruct a batch of images: ``decoder(encode(x))``.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n, in_channels, H, W)
+            Images, as for :meth:`encode`.
+
+        Returns
+        -------
+        reconstruction : torch.Tensor of shape (n, in_channels, H, W)
+            Same shape as ``x``, values in (0, 1) (a sigmoid after a bilinear resize
+            to ``image_size``).
+
+        Raises
+        ------
+        RuntimeError
+            From torch, as for :meth:`encode`.
+        """
         return self.decoder(self.encode(x))
 
 

@@ -24,7 +24,7 @@ __all__ = ["GPUReducer"]
 
 
 def _n_components(n_components, n_samples: int, n_features: int) -> int:
-    """The seed's rule: ``min(n_features, n_samples, n_components)``; None or 0 = no cap."""
+    """Apply the seed's rule: ``min(n_features, n_samples, n_components)``; None or 0 = no cap."""
     cap = n_components if n_components else np.inf
     return int(min(n_features, n_samples, cap))
 
@@ -130,13 +130,13 @@ class GPUReducer(TransformerMixin, BaseEstimator):
     estimator_ : object or None
         The fitted backend estimator (``umap.UMAP``, ``cuml.manifold.UMAP``,
         ``sklearn.decomposition.PCA``); None for the torch PCA.
-    components_ : ndarray of shape (n_components_, n_features)
+    components_ : ndarray of shape (``n_components_``, n_features)
         PCA only: principal axes.
     mean_ : ndarray of shape (n_features,)
         PCA only: per-feature mean of the training data.
-    explained_variance_ratio_ : ndarray of shape (n_components_,)
+    explained_variance_ratio_ : ndarray of shape (``n_components_``,)
         PCA only: share of the variance of each component.
-    embedding_ : ndarray of shape (n_samples, n_components_)
+    embedding_ : ndarray of shape (n_samples, ``n_components_``)
         UMAP only: the layout of the training data.
     device_ : {"cpu", "cuda"}
         Device the reduction ran on.
@@ -144,7 +144,7 @@ class GPUReducer(TransformerMixin, BaseEstimator):
         "umap-learn", "sklearn", "cuml" or "torch".
     n_features_in_ : int
         Number of features seen in ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Column names of a DataFrame seen in ``fit``.
 
     See Also
@@ -392,13 +392,25 @@ class GPUReducer(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training data.
+            Training data, finite. On CUDA also a CuPy array or torch CUDA tensor.
         y : None
             Ignored.
+        **fit_params : dict
+            Ignored; accepted so that a Pipeline's ``step__param`` fit parameters
+            pass through without error.
 
         Returns
         -------
-        X_new : ndarray of shape (n_samples, n_components_)
+        X_new : ndarray of shape (n_samples, ``n_components_``)
+            NumPy for NumPy input; on CUDA, the kind of a GPU input.
+
+        Raises
+        ------
+        ValueError
+            If ``X`` is not 2D, is empty, contains NaN or inf, (UMAP) has fewer than
+            3 samples, or ``whiten=True`` with ``method="umap"``.
+        RuntimeError, ImportError
+            If ``device="cuda"`` and CUDA or cuML is not available.
         """
         return self._fit(X)
 
@@ -412,7 +424,7 @@ class GPUReducer(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        X_new : ndarray of shape (n_samples, n_components_)
+        X_new : ndarray of shape (n_samples, ``n_components_``)
             NumPy for NumPy input; on CUDA, the kind of a GPU input.
 
         Raises
@@ -439,7 +451,7 @@ class GPUReducer(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        ndarray of str objects, shape (n_components_,)
+        ndarray of str objects, shape (``n_components_``,)
         """
         check_is_fitted(self, "n_components_")
         _check_feature_names_in(self, input_features, generate_names=False)

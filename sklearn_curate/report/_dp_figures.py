@@ -64,7 +64,7 @@ def data_parameter_figures(
     random_state: int = 0,
     n_threads: int | None = None,
 ) -> dict:
-    """The numbers of the Data Parameters figures of a fitted scorer, as plain JSON.
+    """Compute the numbers of the Data Parameters figures of a fitted scorer, as plain JSON.
 
     Parameters
     ----------

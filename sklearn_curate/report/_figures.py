@@ -64,7 +64,7 @@ def _coordinates(R: np.ndarray, random_state: int = 0) -> tuple[np.ndarray, str]
 
 
 def coverage_figures(scorer, bins=30, max_images=60) -> dict:
-    """The numbers of a coverage plot of a fitted :class:`CoverageScorer`, as plain JSON.
+    """Compute the numbers of a coverage plot of a fitted :class:`CoverageScorer`, as plain JSON.
 
     Parameters
     ----------
@@ -133,7 +133,7 @@ def coverage_figures(scorer, bins=30, max_images=60) -> dict:
 
 
 def _coverage(scorer, emb_pos) -> dict | None:
-    """The coverage section of the report, from the summary's fitted scorer.
+    """Build the coverage section of the report, from the summary's fitted scorer.
 
     Parameters
     ----------

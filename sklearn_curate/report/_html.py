@@ -53,7 +53,7 @@ _DP_TITLES = {"easy": "easy", "hard": "hard", "need_review": "need review"}
 
 
 def _fmt(value) -> str:
-    """A value as the page writes it: floats to 6 significant digits, lists as JSON."""
+    """Format a value as the page writes it: floats to 6 significant digits, lists as JSON."""
     if isinstance(value, float):
         return f"{value:.6g}"
     if isinstance(value, (list, dict)):
@@ -78,7 +78,7 @@ _JS = _ENV.get_template("report.js").render()
 
 
 def _table_rows(report: dict) -> dict:
-    """The rows of the tables that the report does not hold as rows."""
+    """Build the rows of the tables that the report does not hold as rows."""
     counts = report.get("counts", {})
     shares = report.get("shares_percent", {})
     steps = [

@@ -46,7 +46,7 @@ TWO_ROW_BAND = 90
 
 
 def _layout(*, title=None, legend_on_top=False, **kw) -> go.Layout:
-    """A layout with plotly.js's plain look and the toolbar band above the plot area.
+    """Build a layout with plotly.js's plain look and the toolbar band above the plot area.
 
     Parameters
     ----------
@@ -84,7 +84,7 @@ def _layout(*, title=None, legend_on_top=False, **kw) -> go.Layout:
 
 
 def embedding_figure(embedding: dict, *, three_d: bool) -> go.Figure:
-    """The embedding, one trace per decision, without its points.
+    """Plot the embedding, one trace per decision, without its points.
 
     Parameters
     ----------
@@ -246,7 +246,7 @@ def coverage_figure(cov: dict) -> go.Figure:
 
 
 def classes_figure(classes: dict) -> go.Figure:
-    """Inputs and kept inputs per class, as grouped bars.
+    """Plot the inputs and kept inputs per class, as grouped bars.
 
     Parameters
     ----------
@@ -362,7 +362,7 @@ def dp_trajectories_figure(dp: dict) -> go.Figure:
 
 
 def dp_embedding_figure(dp: dict) -> go.Figure:
-    """The map of the Data Parameters trajectories, one trace per category, without points.
+    """Plot the map of the Data Parameters trajectories, one trace per category, no points.
 
     Parameters
     ----------
@@ -401,7 +401,7 @@ def dp_embedding_figure(dp: dict) -> go.Figure:
 
 
 def page_plots(figures: dict) -> dict:
-    """The figures that ``report.html`` draws, as plotly JSON.
+    """Build the figures that ``report.html`` draws, as plotly JSON.
 
     Parameters
     ----------

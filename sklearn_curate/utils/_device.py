@@ -109,7 +109,7 @@ def _backend_available(backend: str) -> bool:
 
 
 def _cpu_backend(step: str) -> str:
-    """The first installed of the step's CPU backends (the last is a dependency)."""
+    """Return the first installed of the step's CPU backends (the last is a dependency)."""
     *optional, last = _CPU_BACKENDS[step]
     return next((b for b in optional if _module_available(b)), last)
 
@@ -197,7 +197,7 @@ def resolve_device(
 
 
 def is_gpu_array(X) -> bool:
-    """True for a CuPy array or a torch tensor that lives on a CUDA device."""
+    """Return True for a CuPy array or a torch tensor that lives on a CUDA device."""
     mod = type(X).__module__
     if mod.startswith("cupy"):
         return True

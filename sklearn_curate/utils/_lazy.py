@@ -12,7 +12,7 @@ import importlib
 
 
 def lazy_exports(package: str, names: dict[str, str]):
-    """Module ``__getattr__``, ``__dir__`` and ``__all__`` for a package's public names.
+    """Build module ``__getattr__``, ``__dir__`` and ``__all__`` for a package's public names.
 
     Parameters
     ----------

@@ -207,8 +207,11 @@ def _kdtree_searcher(Xdb, kk, workers):
 
 
 def _searcher(name, Xdb, kk, device, memory_budget, workers):
-    """Build the searcher of backend ``name``: a function of a query block that returns
-    squared distances and indices of its ``kk`` nearest rows of ``Xdb``."""
+    """Build the searcher of backend ``name``.
+
+    A function of a query block that returns the squared distances and indices of its
+    ``kk`` nearest rows of ``Xdb``.
+    """
     if name == "faiss":
         return _faiss_searcher(Xdb, kk)
     if name == "sklearn":
@@ -274,8 +277,8 @@ def kneighbors(
     Parameters
     ----------
     X : array-like of shape (n_samples, n_features)
-        The indexed points. NumPy, CuPy or torch (CUDA tensors are copied to the
-        host for the faiss backend and kept on the device for torch).
+        The indexed points, finite. NumPy, CuPy or torch; every input is copied to
+        a float32 host array (the torch backend copies it back to its device).
     n_neighbors : int, default=5
         Number of neighbours k per query.
     query : array-like of shape (n_queries, n_features), default=None
@@ -314,7 +317,10 @@ def kneighbors(
     Returns
     -------
     distances : ndarray of shape (n_queries, n_neighbors), float64
-        Exact distances (recomputed from the vectors), ascending per row.
+        Distances (cosine: ``1 - cos``, in [0, 2]), ascending per row, computed in
+        float32. Where float32 rounding could change them or their order (near-zero
+        distances, near-ties) they are recomputed from the difference vectors, so
+        exact duplicates are at distance 0.
     indices : ndarray of shape (n_queries, n_neighbors), int64
         Row indices into ``X``; ties in distance are ordered by index.
     backend : str
@@ -323,15 +329,43 @@ def kneighbors(
     Raises
     ------
     ValueError
-        If ``X`` is not 2D or empty, ``n_neighbors`` exceeds the number of available
-        points, ``metric`` or ``backend`` is unknown, or ``query`` has another
-        number of features.
+        If ``X`` is not 2D or empty, ``n_neighbors`` is not a positive integer or
+        exceeds the number of available points (``n_samples - 1`` without ``query``,
+        ``n_samples`` with it), ``metric`` or ``backend`` is unknown, ``query`` is
+        not 2D with the features of ``X``, ``X`` or ``query`` holds NaN or inf, or a
+        CPU backend is asked for on ``device="cuda"``.
+    ImportError
+        If ``backend="faiss"`` and faiss is not installed.
+
+    See Also
+    --------
+    sklearn.neighbors.NearestNeighbors : The same search, one backend, no memory budget.
 
     Notes
     -----
     Cost: ``O(n_queries * n * d)`` operations (an exact search), ``O(n_queries * k)``
     result memory. Compared against scikit-learn's ``NearestNeighbors(algorithm=
     "brute")`` and faiss ``IndexFlatL2`` in ``benchmarks/bench_neighbors.py``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_curate.utils.neighbors import kneighbors
+    >>> X = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0], [1.0, 0.0]])
+
+    Each row against the others (row 3 duplicates row 1; ties ordered by index):
+
+    >>> distances, indices = kneighbors(X, n_neighbors=2, device="cpu")
+    >>> indices.tolist()
+    [[1, 3], [3, 0], [0, 1], [1, 0]]
+    >>> distances.round(3).tolist()
+    [[1.0, 1.0], [0.0, 1.0], [2.0, 2.236], [0.0, 1.0]]
+
+    New points against ``X``:
+
+    >>> distances, indices = kneighbors(X, 1, query=[[0.9, 0.1]], device="cpu")
+    >>> indices.tolist(), distances.round(3).tolist()
+    ([[1]], [[0.141]])
     """
     on_gpu = is_gpu_array(X)
     Xh = X if on_gpu else np.asarray(X)
@@ -392,7 +426,7 @@ def kneighbors(
 
 
 def _choose_backend(backend, device):
-    """The backend that runs on ``device`` ("cpu" or "cuda", already resolved).
+    """Return the backend that runs on ``device`` ("cpu" or "cuda", already resolved).
 
     ``"auto"``: the one :func:`~sklearn_curate.utils._device.resolve_device` picks;
     any other: ``backend`` itself, once checked that it can run there.
