@@ -84,6 +84,9 @@ output folder (--out):
   removed_outliers.txt  ids dropped by the outlier step
   removed_similar.txt   ids dropped as near-duplicates
   corrupt.txt           unreadable inputs: id<TAB>reason
+  skipped.txt           entries of --images not read as images (hidden files and
+                        folders, links to folders, FIFOs, files Pillow does not
+                        recognise): id<TAB>reason; not inputs
   removed_exact_duplicates.txt  image files whose bytes equal an earlier file's
                         (not embedded): id<TAB>id of the first copy
   removed_mislabelled.txt  ids dropped by the mislabelled step (only with
@@ -104,9 +107,18 @@ output folder (--out):
                         views of the embedding with the image on hover, nearest-
                         neighbour distances before/after, removed images beside
                         their nearest kept image, counts per class
-  run.log               the progress lines printed during the run
+  run.log               the progress lines and warnings of the run
+  .sklearn-curate-output  marker: this tool wrote the folder, and which files
 Ids are paths relative to --images (with '/'), or row indices for arrays and the
-built-in data. Every input is in exactly one of the .txt lists.
+built-in data. Every entry under --images is in exactly one of the .txt lists. An
+id holding a tab, line break, other control character, backslash or non-UTF-8
+bytes, or starting with '"', is written in double quotes with backslash escapes
+(sklearn_curate.cli.unquote_id reverses it).
+
+--out must not be, contain or lie inside the input, and is checked before any
+work. --overwrite replaces only an empty folder or a finished output of this tool
+that holds nothing but the files its marker lists; anything else is refused and
+nothing is deleted.
 
 exit status: 0 ok; 2 bad command line; 1 bad input or a failed step (one-line message).
 
@@ -142,13 +154,15 @@ def _add_curate_arguments(p: argparse.ArgumentParser) -> None:
         "--images",
         metavar="DIR",
         help="folder of image files, searched recursively; with one sub-folder per class "
-        "the sub-folder name is the label. Unreadable, empty or truncated files go to "
-        "corrupt.txt and the run goes on.",
+        "the sub-folder name is the label. Files with an image ending, or whose content "
+        "Pillow recognises, are read; unreadable, empty or truncated ones go to "
+        "corrupt.txt and the run goes on; everything else goes to skipped.txt.",
     )
     one.add_argument(
         "--array",
-        metavar="FILE.npy",
-        help="NumPy array: (n, d) feature vectors, or images (n, H, W), (n, C, H, W) or "
+        metavar="FILE.npy|FILE.npz",
+        help="NumPy .npy array, or .npz with the data named images, X, features or data "
+        "(labels: labels, y or target): (n, d) feature vectors, or images (n, H, W), (n, C, H, W) or "
         "(n, H, W, C) with C in {1, 3, 4}; images are min-max scaled to [0, 1]. Rows with "
         "NaN or inf go to corrupt.txt. Feature vectors skip the model unless --model is given.",
     )

@@ -127,7 +127,8 @@ def add_run_options(
         "--overwrite",
         *overwrite_aliases,
         action="store_true",
-        help="replace --out if it exists (only once complete)",
+        help="replace --out if it is empty or a finished output of this tool holding "
+        "nothing else (only once the run is complete)",
     )
     run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help=device_help)
     run.add_argument("--threads", type=int_at_least(1), metavar="N", help=threads_help)
