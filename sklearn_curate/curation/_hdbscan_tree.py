@@ -14,10 +14,8 @@ from collections import deque
 
 import numpy as np
 from scipy.cluster.hierarchy import leaves_list
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 
-from ..utils._device import to_numpy
+from ..utils._device import resolve_device, to_numpy
 from ..utils.neighbors import kneighbors
 
 __all__ = ["TREE_DTYPE", "glosh_from_condensed_tree"]
@@ -26,8 +24,15 @@ __all__ = ["TREE_DTYPE", "glosh_from_condensed_tree"]
 TREE_DTYPE = np.dtype(
     [("parent", np.intp), ("child", np.intp), ("lambda_val", np.float64), ("child_size", np.intp)]
 )
-# Degree of the k-NN graph whose minimum spanning tree stands in for HDBSCAN's.
+# Length of every sample's candidate list (the k-NN graph's degree, k = max(16, min_samples)).
 _GRAPH_NEIGHBORS = 16
+# Components of at most this many samples are searched together, against all of X.
+_SMALL_COMPONENT = 64
+# A float32 search's distances are good to about 1e-5 relative; a list's horizon is
+# shrunk by more than that, so that it stays a lower bound on every unlisted distance.
+_SHRINK = 1 - 1e-4
+# Repair searches use a k-d tree up to this many features, brute force above.
+_TREE_REPAIR_FEATURES = 4
 
 
 # -- GLOSH from a condensed tree -------------------------------------------------------
@@ -209,121 +214,209 @@ def glosh_from_condensed_tree(condensed_tree):
     return _glosh_parts(condensed_tree)[0]
 
 
-# -- HDBSCAN's tree from an exact k-nearest-neighbour graph ----------------------------
-def _cheapest_exits(X, core, comp, n_candidates=4, small=64, n_jobs=-1):
-    """Cheapest mutual-reachability edge out of every component but the largest.
+# -- HDBSCAN's exact minimum spanning tree from k-nearest-neighbour lists ---------------
+def _mutual_reachability(core, rows, idx, dist):
+    """Mutual-reachability weights ``max(core[p], core[q], d(p, q))`` of list entries."""
+    return np.maximum(np.maximum(core[rows, None], core[idx]), dist)
 
-    Candidates are each member's ``n_candidates`` nearest outside its component: small
-    components share one search against all of ``X`` (asking for enough neighbours to
-    get past their own members), larger ones search the rest of ``X``.
+
+class _CandidateLists:
+    """Each sample's nearest samples outside its component, with a certified horizon.
+
+    Row ``p`` holds up to ``width`` samples (``idx``, ``dist``, ascending) and a horizon
+    ``h[p]``: every sample outside the component ``p`` had when its list was last
+    searched (a subset of its component now, as components only grow) that is closer
+    than ``h[p]`` is in the list. So any edge from ``p`` that is not listed weighs at
+    least ``max(core[p], h[p])``, the bound that certifies a listed edge as the
+    cheapest one leaving a component (the cut property). Empty slots hold ``p``
+    itself at distance ``inf``.
+    """
+
+    def __init__(self, dist, idx, core, h):
+        n, self.width = idx.shape
+        self.idx, self.dist, self.core, self.h = idx, dist, core, h
+        self.w = _mutual_reachability(core, np.arange(n), idx, dist)
+
+    def replace(self, rows, dist, idx, h):
+        """Give ``rows`` new lists from a search (``dist``, ``idx``: ascending, inf-padded).
+
+        ``h`` is the search's horizon per row. A search longer than ``width`` keeps the
+        ``width`` entries of least weight; the horizon then drops to the least weight
+        left out, so it still bounds every unlisted edge.
+        """
+        w = _mutual_reachability(self.core, rows, idx, dist)
+        if idx.shape[1] > self.width:
+            keep = np.argpartition(w, self.width - 1, axis=1)
+            left_out = np.take_along_axis(w, keep[:, self.width :], axis=1).min(axis=1)
+            h = np.minimum(h, left_out)
+            keep = keep[:, : self.width]
+            idx, dist, w = (np.take_along_axis(a, keep, axis=1) for a in (idx, dist, w))
+        m = idx.shape[1]
+        self.idx[rows], self.dist[rows], self.w[rows] = rows[:, None], np.inf, np.inf
+        self.idx[rows, :m], self.dist[rows, :m], self.w[rows, :m] = idx, dist, w
+        self.h[rows] = h
+
+    def cheapest_exits(self, labels):
+        """Each component's cheapest listed exit and its certified lower bound.
+
+        Returns per-sample ``(w, q)``: the sample's cheapest listed edge to another
+        component (``inf``, ``-1`` when none); per-component (indexed by label)
+        ``best_w``, ``best_p``, ``best_q`` and ``bound``, the least weight an unlisted
+        exit of the component can have.
+        """
+        n = labels.size
+        w = np.where(labels[self.idx] != labels[:, None], self.w, np.inf)
+        j = np.argmin(w, axis=1)
+        rows = np.arange(n)
+        w_p, q_p = w[rows, j], self.idx[rows, j]
+        bound = np.full(n, np.inf)
+        np.minimum.at(bound, labels, np.maximum(self.core, self.h))
+        best_w = np.full(n, np.inf)
+        best_p = np.full(n, -1, dtype=np.intp)
+        order = np.lexsort((w_p, labels))
+        first = order[np.r_[True, labels[order][1:] != labels[order][:-1]]]
+        best_w[labels[first]] = w_p[first]
+        best_p[labels[first]] = first
+        best_q = np.full(n, -1, dtype=np.intp)
+        best_q[labels[first]] = q_p[first]
+        return w_p, best_w, best_p, best_q, bound
+
+
+def _distances64(X, rows, idx):
+    """Float64 distances from each of ``rows`` to its listed samples ``idx[i]``.
+
+    The searches run in float32 (distances good to about 1e-5 relative at 64 features);
+    the tree's weights are recomputed from the difference vectors, in chunks of about
+    a million numbers.
+    """
+    out = np.empty(idx.shape)
+    step = max(1, (1 << 20) // max(1, idx.shape[1] * X.shape[1]))
+    for start in range(0, rows.size, step):
+        diff = X[rows[start : start + step], None, :] - X[idx[start : start + step]]
+        out[start : start + step] = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
+    return out
+
+
+def _find_roots(parent):
+    """Root of every node of a union-find forest (full path compression, in place)."""
+    while True:
+        up = parent[parent]
+        if np.array_equal(up, parent):
+            return parent
+        parent[:] = up
+
+
+def _exact_mst(X, min_samples, device, n_jobs=-1, return_stats=False):
+    """HDBSCAN's minimum spanning tree of mutual reachability, exact at any dimension.
+
+    Boruvka's algorithm on candidate lists: every component takes its cheapest exit
+    (the cut property makes it a tree edge) when a listed edge is certified cheapest,
+    i.e. weighs no more than the bound ``max(core[p], h[p])`` that every unlisted edge
+    of each member ``p`` respects (``h``: the list's horizon). The lists start as the
+    exact k-nearest-neighbour graph (k = ``max(16, min_samples)``,
+    :func:`~sklearn_curate.utils.neighbors.kneighbors`); where a component cannot be
+    certified, the members whose bound is below its cheapest listed exit get new lists:
+    their nearest samples outside the component, by an exact search against the rest
+    of ``X`` (4x longer on each repeat). The largest component is never searched (its
+    exit is some other component's). The result has the total weight of the minimum
+    spanning tree of the dense mutual-reachability graph (tested against scipy), as
+    hdbscan's Boruvka with ``approx_min_span_tree=False`` and fast_hdbscan's; the
+    searches are matrix products, so unlike kd-tree Boruvka it stays fast with many
+    features. Ties between equal weights may pick a different but equally minimal tree.
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
-        The samples.
-    core : ndarray of shape (n_samples,)
-        Core distances.
-    comp : ndarray of shape (n_samples,), int
-        Component label of each sample.
-    n_candidates : int, default=4
-        Nearest outside neighbours tried per member.
-    small : int, default=64
-        Components of at most this many samples share one search.
-    n_jobs : int or None, default=-1
-        Threads of a k-d tree search (:func:`~sklearn_curate.utils.neighbors.kneighbors`).
-
-    Returns
-    -------
-    edges : ndarray of shape (n_components - 1, 3)
-        Rows (i, j, mutual reachability distance).
-    """
-    sizes = np.bincount(comp)
-    largest = np.argmax(sizes)
-    found = []
-    small_rows = np.flatnonzero((sizes[comp] <= small) & (comp != largest))
-    if small_rows.size:
-        k = min(X.shape[0], int(sizes[comp[small_rows]].max()) + n_candidates)
-        d, j = kneighbors(X, k, query=X[small_rows], device="cpu", n_jobs=n_jobs)
-        d[comp[j] == comp[small_rows, None]] = np.inf
-        found.append((np.repeat(small_rows, k), j.ravel(), d.ravel()))
-    for c in np.flatnonzero((sizes > small) & (np.arange(sizes.size) != largest)):
-        inside = comp == c
-        members, others = np.flatnonzero(inside), np.flatnonzero(~inside)
-        k = min(n_candidates, others.size)
-        d, j = kneighbors(X[others], k, query=X[members], device="cpu", n_jobs=n_jobs)
-        found.append((np.repeat(members, k), others[j.ravel()], d.ravel()))
-    r, c, d = (np.concatenate(parts) for parts in zip(*found, strict=True))
-    ok = np.isfinite(d)
-    r, c, d = r[ok], c[ok], d[ok]
-    w = np.maximum(np.maximum(d, core[r]), core[c])
-    order = np.lexsort((w, comp[r]))
-    first = order[np.r_[True, comp[r][order][1:] != comp[r][order][:-1]]]
-    return np.column_stack([r[first], c[first], w[first]])
-
-
-def _spanning_tree(edges, n):
-    """Minimum spanning forest of an edge list; keeps zero-weight edges.
-
-    Parameters
-    ----------
-    edges : ndarray of shape (n_edges, 3)
-        Rows (i, j, weight).
-    n : int
-        Number of nodes.
-
-    Returns
-    -------
-    forest : ndarray of shape (n_forest_edges, 3)
-        Rows (i, j, weight) of the spanning forest.
-    mst : scipy.sparse.coo_matrix of shape (n, n)
-        The same forest as a sparse graph, for :func:`connected_components`.
-    """
-    tiny = np.finfo(np.float64).tiny  # csgraph treats explicit zeros as missing edges
-    g = coo_matrix(
-        (np.maximum(edges[:, 2], tiny), (edges[:, 0].astype(np.intp), edges[:, 1].astype(np.intp))),
-        shape=(n, n),
-    ).tocsr()
-    mst = minimum_spanning_tree(g).tocoo()
-    w = np.where(mst.data <= tiny, 0.0, mst.data)
-    return np.column_stack([mst.row, mst.col, w]), mst
-
-
-def _knn_graph_mst(X, min_samples, device, n_jobs=-1):
-    """HDBSCAN's minimum spanning tree of mutual reachability, from the k-NN graph.
-
-    The tree of the k-NN graph (k = ``max(16, min_samples)``, mutual-reachability
-    weights) is joined across its components by Boruvka steps over each component's
-    cheapest exit, as cuML does.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, n_features)
-        The samples.
+        The samples, ``n_samples >= 2``.
     min_samples : int
-        Neighbours that define a sample's core distance.
+        Neighbours that define a sample's core distance (the ``min_samples``-th nearest
+        other sample, as hdbscan).
     device : {"cpu", "cuda"}
-        Where the k-NN search runs.
+        Where the neighbour searches run.
     n_jobs : int or None, default=-1
         Threads of a k-d tree search (:func:`~sklearn_curate.utils.neighbors.kneighbors`).
+    return_stats : bool, default=False
+        Also return a dict of counts (rounds, rows searched), for the benchmarks.
 
     Returns
     -------
     edges : ndarray of shape (n_samples - 1, 3)
         Rows (i, j, mutual reachability distance).
+    stats : dict
+        Only with ``return_stats=True``.
     """
     n = X.shape[0]
     k = min(n - 1, max(_GRAPH_NEIGHBORS, min_samples))
     dist, idx = kneighbors(X, k, device=device, n_jobs=n_jobs)
-    core = dist[:, min_samples - 1]  # hdbscan's: the min_samples-th other sample
-    w = np.maximum(np.maximum(core[:, None], core[idx]), dist)
-    edges = np.column_stack([np.repeat(np.arange(n), k), idx.ravel(), w.ravel()])
-    edges, mst = _spanning_tree(edges, n)
-    n_comp, comp = connected_components(mst, directed=False)
+    X = np.asarray(to_numpy(X), dtype=np.float64)
+    h = np.full(n, np.inf) if k == n - 1 else dist[:, -1] * _SHRINK
+    dist = _distances64(X, np.arange(n), idx)
+    order = np.argsort(dist, axis=1, kind="stable")
+    dist, idx = np.take_along_axis(dist, order, 1), np.take_along_axis(idx, order, 1)
+    core = dist[:, min_samples - 1].copy()  # hdbscan's: the min_samples-th other sample
+    lists = _CandidateLists(dist, idx, core, h)
+    # A repair search asks for samples far from the query (outside its component),
+    # where a k-d tree prunes little except in very few dimensions.
+    backend = "kdtree" if X.shape[1] <= _TREE_REPAIR_FEATURES and device == "cpu" else "auto"
+    if backend == "auto":
+        backend = resolve_device(device, "knn", n).backend
+    labels = np.arange(n)
+    parent = np.arange(n)
+    repeats = np.zeros(n, dtype=np.intp)  # searches of a row, for the growing list length
+    found, n_comp = [], n
+    stats = {"rounds": 0, "searches": 0, "rows_searched": 0}
     while n_comp > 1:
-        exits = _cheapest_exits(X, core, comp, n_jobs=n_jobs)
-        edges, mst = _spanning_tree(np.vstack([edges, exits]), n)
-        n_comp, comp = connected_components(mst, directed=False)
-    return edges
+        stats["rounds"] += 1
+        w_p, best_w, best_p, best_q, bound = lists.cheapest_exits(labels)
+        roots = np.flatnonzero(labels == np.arange(n))  # one label per component
+        certified = roots[np.isfinite(best_w[roots]) & (best_w[roots] <= bound[roots])]
+        if certified.size:
+            # join along the certified exits in weight order; a tie can offer the same
+            # cut twice, so skip an edge whose ends are already joined
+            for c in certified[np.argsort(best_w[certified], kind="stable")]:
+                a, b = c, labels[best_q[c]]
+                while parent[a] != a:
+                    a = parent[a]
+                while parent[b] != b:
+                    b = parent[b]
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+                    found.append((best_p[c], best_q[c], best_w[c]))
+                    n_comp -= 1
+            labels = _find_roots(parent)[labels]
+            continue
+        # nothing certified: new lists for the rows that hold their component back,
+        # except in the largest component (its exit is another component's)
+        sizes = np.bincount(labels, minlength=n)
+        need = np.maximum(core, lists.h) < best_w[labels]
+        need &= labels != np.argmax(sizes)
+        rows = np.flatnonzero(need)
+        stats["rows_searched"] += rows.size
+        small = rows[sizes[labels[rows]] <= _SMALL_COMPONENT]
+        if small.size:  # one search against all of X, own component masked out
+            m = min(n, int(sizes[labels[small]].max()) + k * 4 ** int(repeats[small].max()))
+            d, j = kneighbors(X, m, query=X[small], device=device, backend=backend, n_jobs=n_jobs)
+            h = np.full(small.size, np.inf) if m == n else d[:, -1] * _SHRINK
+            d = _distances64(X, small, j)
+            inside = labels[j] == labels[small, None]
+            d[inside], j[inside] = np.inf, np.broadcast_to(small[:, None], j.shape)[inside]
+            lists.replace(small, d, j, h)
+            repeats[small] += 1
+            stats["searches"] += 1
+        large = rows[sizes[labels[rows]] > _SMALL_COMPONENT]
+        for c in np.unique(labels[large]):  # each against the rest of X
+            members = large[labels[large] == c]
+            others = np.flatnonzero(labels != c)
+            m = min(others.size, k * 4 ** int(repeats[members].max()))
+            d, j = kneighbors(
+                X[others], m, query=X[members], device=device, backend=backend, n_jobs=n_jobs
+            )
+            h = np.full(members.size, np.inf) if m == others.size else d[:, -1] * _SHRINK
+            lists.replace(members, _distances64(X, members, others[j]), others[j], h)
+            repeats[members] += 1
+            stats["searches"] += 1
+    edges = np.array(found, dtype=np.float64).reshape(-1, 3)
+    return (edges, stats) if return_stats else edges
 
 
 def _single_linkage(edges, n):
@@ -438,5 +531,5 @@ def _tree_knn_graph(X, min_cluster_size, min_samples, device, n_jobs=-1):
     tree : structured ndarray of shape (n_rows,), dtype :data:`TREE_DTYPE`
         The condensed tree.
     """
-    edges = _knn_graph_mst(X, min_samples, device, n_jobs)
+    edges = _exact_mst(X, min_samples, device, n_jobs)
     return _condense_tree(_single_linkage(edges, X.shape[0]), min_cluster_size)

@@ -291,12 +291,11 @@ def test_min_cluster_size_choices(small):
     assert OutlierFilter(min_cluster_size=7).fit(X).min_cluster_size_ == 7
 
 
-def test_algorithm_follows_dimension(small):
+def test_exact_tree_is_the_default_at_every_dimension(small):
     X, _ = small
-    assert OutlierFilter(device="cpu").fit(X).algorithm_ == "boruvka_kdtree"  # 4 features
-    X_wide = np.hstack([X] * 10)  # 40 features: trees prune little
-    of = OutlierFilter(device="cpu").fit(X_wide)
-    assert (of.algorithm_, of.backend_, of.device_) == ("knn_graph", "knn_graph", "cpu")
+    for width in (1, 10):  # 4 and 40 features
+        of = OutlierFilter(device="cpu").fit(np.hstack([X] * width))
+        assert (of.algorithm_, of.backend_, of.device_) == ("knn_graph", "knn_graph", "cpu")
 
 
 def test_exact_duplicates_do_not_break_the_scores(small):
