@@ -24,6 +24,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "FilteredEstimator": "compose",
         "GPUReducer": "reduction._reducer",
         "InfluenceScorer": "curation.influence",
+        "NearConstantFeaturesWarning": "curation.similarity",
         "OutlierFilter": "curation.outliers",
         "SimilarityFilter": "curation.similarity",
         "TiedScoresWarning": "base",

@@ -29,9 +29,9 @@ def foreign():
 def _imb_pipe():
     return ImbPipeline(
         [
-            ("scale", StandardScaler()),
             ("outliers", OutlierFilter(contamination=0.05)),
-            ("similar", SimilarityFilter(fraction=0.05)),
+            ("similar", SimilarityFilter(fraction=0.05, metric="cosine")),
+            ("scale", StandardScaler()),  # after the curators, as the README
             ("clf", LogisticRegression(max_iter=500)),
         ]
     )

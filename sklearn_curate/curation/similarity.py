@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -19,9 +20,57 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..base import BaseCurator, check_fraction_rows
 from ..utils._device import resolve_device
+from ..utils._warnings import caller_stacklevel
 from ..utils.neighbors import kneighbors
 
-__all__ = ["SimilarityFilter"]
+__all__ = ["NearConstantFeaturesWarning", "SimilarityFilter"]
+
+# A feature is near-constant when one value covers at least this share of the rows ...
+NEAR_CONSTANT_SHARE = 0.9
+# ... and the filter warns when such features carry at least this share of the total
+# variance (the mean squared distance to the mean). StandardScaler-ed digits: 0.21-0.25;
+# raw or min-max scaled digits 0.01, standardised encoder maps of the default model 0.00,
+# standardised breast_cancer, wine, diabetes, Gaussian data and PCA embeddings 0
+# (benchmarks/quality/near_duplicates.py, docs/user_guide/near_duplicates.md).
+NEAR_CONSTANT_VARIANCE = 0.1
+_CHECK_ROWS = 10_000  # rows the check looks at (an even stride through X)
+
+
+class NearConstantFeaturesWarning(UserWarning):
+    """A few near-constant features dominate the distances of a near-duplicate search.
+
+    Raised by :meth:`SimilarityFilter.fit` when features on which one value covers at
+    least 90% of the rows carry at least 10% of the total variance of ``X``. That is
+    the mark of a per-feature scaler (``StandardScaler``) run before the filter: it
+    raises features that are almost always the same (blank pixels, rare dummies) to
+    unit variance, so the few rows where they differ, and any noise on them, decide
+    who is "near". On scikit-learn's digits with noisy copies it takes the share of
+    copies found from 0.99 to 0.01. The fix: run the filter on the unscaled features
+    (before the scaler in a pipeline), or on an embedding.
+
+    Silence it with
+    ``warnings.filterwarnings("ignore", category=NearConstantFeaturesWarning)`` where
+    rare values are meant to weigh that much.
+    """
+
+
+def _near_constant_features(X):
+    """Near-constant features of X and the share of the total variance they carry.
+
+    A feature is near-constant when its median (then its most common value) covers at
+    least ``NEAR_CONSTANT_SHARE`` of the rows. At most ``_CHECK_ROWS`` rows, an even
+    stride through X, are looked at.
+    """
+    n = X.shape[0]
+    if n > _CHECK_ROWS:
+        X = X[:: -(-n // _CHECK_ROWS)]
+    var = X.var(axis=0, dtype=np.float64)
+    total = var.sum()
+    if not total > 0:
+        return np.empty(0, dtype=np.int64), 0.0
+    at_median = (X == np.median(X, axis=0)).mean(axis=0)
+    near = np.flatnonzero((at_median >= NEAR_CONSTANT_SHARE) & (var > 0))
+    return near, float(var[near].sum() / total)
 
 
 def _search_remaining(X, remaining, rows, k, metric, device):
@@ -234,7 +283,12 @@ class SimilarityFilter(BaseCurator):
         the cost: a row whose k neighbours have all been removed is searched again
         against the remaining rows. Clipped to ``n_samples - 1``.
     metric : {"euclidean", "cosine"}, default="euclidean"
-        Euclidean distance, or cosine distance ``1 - cos(a, b)``.
+        Euclidean distance, or cosine distance ``1 - cos(a, b)``. Cosine suits raw
+        pixels or other non-negative intensities (a copy of another brightness is at
+        distance 0) and embeddings whose length carries no meaning. Search pixels
+        unscaled: a ``StandardScaler`` before the filter inflates the noise on pixels
+        that are almost always 0, and ``fit`` then warns with
+        :class:`NearConstantFeaturesWarning`.
     device : {"auto", "cpu", "cuda"}, default="auto"
         Where the neighbour searches run; see
         :func:`sklearn_curate.utils._device.resolve_device`. The greedy loop itself runs
@@ -352,6 +406,7 @@ class SimilarityFilter(BaseCurator):
                 f"fraction={self.fraction!r} would drop all {n} samples; SimilarityFilter "
                 f"keeps at least one, so use fraction < {(n - 0.5) / n:.3g} or more samples."
             )
+        self._warn_near_constant(X)
         choice = resolve_device(self.device, "knn", n_samples=n)
         self.device_ = choice.device
         self.backend_ = "none"  # set by the k-NN search below; none runs for one sample
@@ -386,6 +441,27 @@ class SimilarityFilter(BaseCurator):
             scores[kept] = np.maximum(scores[kept], np.nextafter(prev, np.inf))
         return scores
 
+    def _warn_near_constant(self, X):
+        """Warn when near-constant features carry a large share of the variance."""
+        near, share = _near_constant_features(X)
+        if share < NEAR_CONSTANT_VARIANCE:
+            return
+        names = getattr(self, "feature_names_in_", None)
+        shown = [str(names[j]) if names is not None else str(j) for j in near[:10]]
+        more = f" and {near.size - 10} more" if near.size > 10 else ""
+        warnings.warn(
+            f"SimilarityFilter: {near.size} of {X.shape[1]} features are near-constant "
+            f"(one value in at least {NEAR_CONSTANT_SHARE:.0%} of the rows) yet carry "
+            f"{share:.0%} of the total variance, so the few rows where they differ, and "
+            f"any noise on them, decide the distances: features {', '.join(shown)}{more}. "
+            "This is what a StandardScaler before the filter does to features that are "
+            "almost always the same (blank pixels, rare categories); it can hide most "
+            "near-duplicates. Run SimilarityFilter on the unscaled features (put it before "
+            "the scaler in the pipeline), or on an embedding.",
+            NearConstantFeaturesWarning,
+            stacklevel=caller_stacklevel(),
+        )
+
     def _select(self, X, scores, n_drop):
         support = np.ones(X.shape[0], dtype=bool)
         support[self.removal_order_] = False
@@ -418,5 +494,12 @@ class SimilarityFilter(BaseCurator):
             inf (each message names the value).
         RuntimeError
             If ``device="cuda"`` and torch sees no CUDA device.
+
+        Warns
+        -----
+        NearConstantFeaturesWarning
+            If features on which one value covers at least 90% of the rows carry at
+            least 10% of the total variance of ``X`` (the mark of a ``StandardScaler``
+            before the filter); the message names them.
         """
         return super().fit(X, y, **params)

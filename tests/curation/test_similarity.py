@@ -1,17 +1,21 @@
 """SimilarityFilter: exact greedy thinning, quality on digits with injected duplicates."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
 from imblearn.pipeline import Pipeline
 from scipy.spatial.distance import cdist
 from sklearn.base import clone
+from sklearn.datasets import load_breast_cancer, load_digits, load_wine
+from sklearn.decomposition import PCA
 from sklearn.model_selection import GridSearchCV
 from sklearn.neighbors import KNeighborsClassifier
+from sklearn.preprocessing import StandardScaler
 
 from sklearn_curate.base import select_lowest
-from sklearn_curate.curation.similarity import SimilarityFilter
+from sklearn_curate.curation.similarity import NearConstantFeaturesWarning, SimilarityFilter
 from sklearn_curate.datasets import make_faulty_digits
 from sklearn_curate.utils._device import cuda_available
 from sklearn_curate.utils.neighbors import kneighbors
@@ -227,6 +231,174 @@ def test_cosine_ignores_scale():
     X = X[:200]  # without the exact ties, rescaling rows changes nothing
     scaled = X * rng.uniform(0.5, 2.0, size=(len(X), 1))
     np.testing.assert_array_equal(g.fit(X).removal_order_, clone(g).fit(scaled).removal_order_)
+
+
+# -- near-duplicates in raw, scaled and embedded pixels (issue 11) --------------------------
+def digits_with_copies(fault, seed=0, rate=0.05):
+    """Digits plus ~``rate`` appended copies; returns X (raw pixels) and group ids.
+
+    ``"groups"``: 3-5 copies of each chosen digit, each with its own Gaussian noise
+    (sigma 0.5); ``"brightness"``: one copy times U(0.6, 0.9); ``"shifted"``: one copy
+    moved by one pixel (up, down, left or right, the entering edge 0). A source and its
+    copies share a group id; -1 elsewhere. As benchmarks/quality/near_duplicates.py.
+    """
+    rng = np.random.default_rng(seed)
+    images = load_digits().images.astype(np.float64)
+    n = len(images)
+    n_added = int(round(rate * n / (1 - rate)))
+    if fault == "groups":
+        sizes = rng.integers(3, 6, size=n_added // 3)
+        sizes = sizes[np.cumsum(sizes) <= n_added]
+        src = np.repeat(rng.choice(n, size=len(sizes), replace=False), sizes)
+        extra = images[src] + rng.normal(scale=0.5, size=(len(src), 8, 8))
+    else:
+        src = rng.choice(n, size=n_added, replace=False)
+        if fault == "brightness":
+            extra = images[src] * rng.uniform(0.6, 0.9, size=(n_added, 1, 1))
+        else:
+            padded = np.pad(images[src], ((0, 0), (1, 1), (1, 1)))
+            dy, dx = np.array([(1, 0), (-1, 0), (0, 1), (0, -1)])[rng.integers(0, 4, n_added)].T
+            extra = np.stack(
+                [p[1 + a : 9 + a, 1 + b : 9 + b] for p, a, b in zip(padded, dy, dx, strict=True)]
+            )
+    group = np.full(n + len(src), -1)
+    group[src] = src
+    group[n:] = src
+    return np.concatenate([images, extra]).reshape(-1, 64), group
+
+
+def group_recall(group, support):
+    """Share of redundant rows dropped: up to m - 1 of each group of m rows count."""
+    ids, sizes = np.unique(group[group >= 0], return_counts=True)
+    hit = group[~support]
+    dropped = dict(zip(*np.unique(hit[hit >= 0], return_counts=True), strict=True))
+    correct = sum(min(dropped.get(g, 0), m - 1) for g, m in zip(ids, sizes, strict=True))
+    return correct / (sizes - 1).sum()
+
+
+def fit_quiet(X, n_drop, metric="euclidean"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NearConstantFeaturesWarning)
+        return SimilarityFilter(n_drop / len(X), metric=metric, device="cpu").fit(X)
+
+
+def test_standard_scaling_hides_noisy_copies_raw_pixels_keep_them():
+    """Groups of 3-5 noisy copies: found on raw pixels, lost after StandardScaler."""
+    X, group = digits_with_copies("groups")
+    n_drop = int((group >= 0).sum() - np.unique(group[group >= 0]).size)
+    for metric in ("euclidean", "cosine"):
+        raw = group_recall(group, fit_quiet(X, n_drop, metric).support_)
+        scaled_X = StandardScaler().fit_transform(X)
+        scaled = group_recall(group, fit_quiet(scaled_X, n_drop, metric).support_)
+        print(f"{metric}: raw {raw:.3f}, scaled {scaled:.3f}")  # 0.99 / 0.01
+        assert raw >= 0.95 and scaled <= 0.1
+
+
+def test_cosine_finds_brightness_scaled_copies():
+    X, group = digits_with_copies("brightness")
+    n_drop = int((group >= 0).sum())
+    cosine = group_recall(group, fit_quiet(X, n_drop // 2, "cosine").support_)
+    euclidean = group_recall(group, fit_quiet(X, n_drop // 2, "euclidean").support_)
+    print(f"cosine {cosine:.3f}, euclidean {euclidean:.3f}")  # 1.00 / 0.35
+    assert cosine == 1.0 and euclidean <= 0.6
+
+
+def test_one_pixel_shifts_are_at_chance():
+    """A documented limit (docs/user_guide/near_duplicates.md): shifted copies are missed."""
+    X, group = digits_with_copies("shifted")
+    n_drop = int((group >= 0).sum()) // 2
+    for metric in ("euclidean", "cosine"):
+        recall = group_recall(group, fit_quiet(X, n_drop, metric).support_)
+        assert recall <= 0.15, recall  # 95 random drops would find about 0.10
+
+
+def test_side_by_side_with_cleanlab_near_duplicate_sets():
+    """cleanlab's near-duplicate sets as the peer, on raw and on standardised pixels."""
+    cleanlab = pytest.importorskip("cleanlab")
+    X, group = digits_with_copies("groups", seed=1)
+    n_drop = int((group >= 0).sum() - np.unique(group[group >= 0]).size)
+    for rep, Xr, ours_min, peer_max in (
+        ("raw", X, 0.95, 1.0),
+        ("scaled", StandardScaler().fit_transform(X), 0.0, 0.1),
+    ):
+        lab = cleanlab.Datalab(data={"row": np.arange(len(X))}, verbosity=0)
+        lab.find_issues(features=Xr, issue_types={"near_duplicate": {}})
+        sets = lab.get_info("near_duplicate")["near_duplicate_sets"]
+        # each row in a set stands for its set; keep the first row of each group
+        seen, keep = set(), np.ones(len(X), dtype=bool)
+        for i, s in enumerate(sets):
+            if len(s) and (seen & {i, *s.tolist()}):
+                keep[i] = False
+            seen.update([i, *s.tolist()])
+        peer = group_recall(group, keep)
+        ours = group_recall(group, fit_quiet(Xr, n_drop).support_)
+        print(f"{rep}: SimilarityFilter {ours:.3f}, cleanlab sets {peer:.3f}")
+        assert ours >= ours_min and peer <= peer_max
+        if rep == "raw":
+            assert ours >= peer - 0.05
+        else:  # scaling defeats both the same way
+            assert ours <= 0.1
+
+
+def test_warns_when_near_constant_features_dominate(noisy_duplicates):
+    X = StandardScaler().fit_transform(noisy_duplicates.data)
+    with pytest.warns(NearConstantFeaturesWarning, match="features 0, 7, 8, 15") as record:
+        SimilarityFilter(0.05, device="cpu").fit(X)
+    message = str(record[0].message)
+    assert "near-constant" in message and "StandardScaler" in message
+    assert "before the scaler" in message
+    assert record[0].filename == __file__, "the warning names the caller's line"
+    # feature names are used when the input had them
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(X, columns=[f"pixel_{j}" for j in range(64)])
+    with pytest.warns(NearConstantFeaturesWarning, match="pixel_0, pixel_7, pixel_8"):
+        SimilarityFilter(0.05, device="cpu").fit(df)
+
+
+def _embedding(X):
+    """A stand-in for the main job's embedding: encoder maps, standardised, PCA 32."""
+    torch = pytest.importorskip("torch")
+    from sklearn_curate.embedding.models import ConvAutoencoder, train_autoencoder
+
+    torch.manual_seed(0)
+    images = (X / 16.0).astype(np.float32).reshape(-1, 1, 8, 8)
+    model = ConvAutoencoder(in_channels=1, image_size=8)
+    train_autoencoder(model, images, epochs=2, progress=False)
+    with torch.no_grad():
+        maps = model.encoder(torch.from_numpy(images)).numpy()
+    scaled = StandardScaler().fit_transform(maps)
+    return scaled, PCA(32, random_state=0).fit_transform(scaled)
+
+
+def test_no_warning_on_raw_pixels_embeddings_and_tables(noisy_duplicates):
+    rng = np.random.default_rng(0)
+    maps, embedding = _embedding(noisy_duplicates.data)
+    cases = {
+        "raw digits": noisy_duplicates.data,
+        "raw digits, float32": noisy_duplicates.data.astype(np.float32),
+        "standardised encoder maps": maps,
+        "PCA embedding": embedding,
+        "Gaussian": rng.normal(size=(500, 16)),
+        "breast_cancer, standardised": StandardScaler().fit_transform(load_breast_cancer().data),
+        "wine, standardised": StandardScaler().fit_transform(load_wine().data),
+        "constant columns": np.c_[rng.normal(size=(200, 3)), np.zeros((200, 5))],
+    }
+    for name, X in cases.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", NearConstantFeaturesWarning)
+            SimilarityFilter(0.05, device="cpu").fit(X)
+        print(f"{name}: no warning")
+
+
+def test_near_constant_check_on_a_stride_of_large_inputs():
+    """Above 10,000 rows the check looks at an even stride; it still fires and names."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(25_000, 4))
+    rare = np.zeros((25_000, 2))
+    rare[rng.random((25_000, 2)) < 0.02] = 1.0
+    X = np.c_[X, StandardScaler().fit_transform(rare)]  # 2 of 6 columns, 1/3 of variance
+    with pytest.warns(NearConstantFeaturesWarning, match="2 of 6 features.*features 4, 5"):
+        SimilarityFilter(0.0, n_neighbors=1, device="cpu").fit(X)
 
 
 # -- edge cases and errors ----------------------------------------------------------------
