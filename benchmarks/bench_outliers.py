@@ -7,7 +7,9 @@ finishes in seconds. Each timed case also records the ROC AUC and the precision 
 dropped 5% against the injected foreign images, so a speed-up cannot hide a loss.
 Quality: the two digits sets of the test suite (5% foreign; 5% rotated or inverted),
 ours against plain hdbscan GLOSH and IsolationForest.
-Algorithm choice: kd-tree Boruvka against the k-NN graph on blobs of 16 and 64 features.
+Exact tree: this package's Boruvka against hdbscan's exact Boruvka (kd-tree, ball tree)
+and fast_hdbscan on blobs with 2% uniform noise, 20,000 and 100,000 x 64 (and 20,000 x 16),
+with each tree's total weight over the exact minimum (1.0 = exact).
 
 Run:  python -m pytest benchmarks/bench_outliers.py --benchmark-json=benchmarks/results/X.json
 """
@@ -21,6 +23,7 @@ from sklearn.ensemble import IsolationForest
 from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import StandardScaler
 
+from sklearn_curate.curation._hdbscan_tree import _exact_mst
 from sklearn_curate.curation.outliers import OutlierFilter
 from sklearn_curate.datasets import make_faulty_digits, sample_image_crops
 
@@ -136,14 +139,72 @@ def test_quality_digits(benchmark, fault):
     record(benchmark, len(X), fault=fault, **extra)
 
 
-# -- which algorithm at which dimension --------------------------------------------------------
-@pytest.mark.parametrize("algorithm", ["boruvka_kdtree", "knn_graph"])
-@pytest.mark.parametrize("d", [16, 64])
-def test_algorithm_by_dimension(benchmark, d, algorithm):
-    n = scaled(20_000)
-    X, _ = make_blobs(n, d, centers=10, cluster_std=2.0, random_state=0)
-    benchmark.group = f"outliers algorithm, blobs n={n}"
-    of = benchmark.pedantic(
-        lambda: OutlierFilter(algorithm=algorithm, device="cpu").fit(X), rounds=1
+# -- the exact minimum spanning tree against the exact peers (issue 11) ----------------------
+def _blobs_with_noise(n, d, seed=0):
+    """make_blobs (20 centres) plus 2% rows uniform over [X.min(), X.max()]."""
+    X, _ = make_blobs(n, d, centers=20, random_state=seed)
+    noise = np.random.RandomState(seed).uniform(X.min(), X.max(), (n // 50, d))
+    return np.vstack([X, noise]), np.r_[np.zeros(n, bool), np.ones(n // 50, bool)]
+
+
+_TREE_SETS = {}
+
+
+def _tree_data(n, d):
+    if (n, d) not in _TREE_SETS:
+        X, is_noise = _blobs_with_noise(n, d)
+        _TREE_SETS[n, d] = (X, is_noise, _exact_mst(X, 3, "cpu")[:, 2].sum())
+    return _TREE_SETS[n, d]
+
+
+def _tree_record(benchmark, X, is_noise, exact_weight, weight, **extra):
+    record(
+        benchmark,
+        len(X),
+        d=X.shape[1],
+        mst_weight=float(weight),
+        weight_over_exact=float(weight / exact_weight),
+        **extra,
     )
-    record(benchmark, n, d=d, algorithm=of.algorithm_)
+
+
+# hdbscan's exact Boruvka at 100,000 x 64 would take tens of minutes: 20,000 only
+TREE_CASES = [(scaled(20_400), 64, True), (scaled(102_000), 64, False), (scaled(20_400), 16, True)]
+
+
+@pytest.mark.parametrize("n, d, with_hdbscan", TREE_CASES)
+@pytest.mark.parametrize("who", ["ours", "hdbscan_kdtree", "hdbscan_balltree", "fast_hdbscan"])
+def test_exact_tree(benchmark, who, n, d, with_hdbscan):
+    if who.startswith("hdbscan") and not with_hdbscan:
+        pytest.skip("hdbscan's exact Boruvka runs at 20,000 rows only")
+    X, is_noise, exact_weight = _tree_data(n, d)
+    benchmark.group = f"exact HDBSCAN tree, blobs + 2% noise, {n} x {d}"
+    if who == "ours":
+        of = benchmark.pedantic(
+            lambda: OutlierFilter(contamination=0.02, device="cpu").fit(X), rounds=1
+        )
+        weight = exact_weight
+        auc = roc_auc_score(is_noise, of.outlier_scores_)
+    elif who == "fast_hdbscan":
+        fast = pytest.importorskip("fast_hdbscan.hdbscan")
+        fast.compute_minimum_spanning_tree(X[:500], min_samples=3)  # compile
+        edges = benchmark.pedantic(
+            lambda: fast.compute_minimum_spanning_tree(X, min_samples=3)[0], rounds=1
+        )
+        weight = edges[:, 2].sum()  # inf where its approximate graph (d > 30) falls apart
+        auc = float("nan")
+    else:
+        h = benchmark.pedantic(
+            lambda: hdbscan.HDBSCAN(
+                min_cluster_size=len(X) // 50 + 1,
+                min_samples=3,
+                algorithm="boruvka_" + who.split("_")[1],
+                approx_min_span_tree=False,
+                gen_min_span_tree=True,
+                core_dist_n_jobs=1,
+            ).fit(X),
+            rounds=1,
+        )
+        weight = h.minimum_spanning_tree_._mst[:, 2].sum()
+        auc = roc_auc_score(is_noise, h.outlier_scores_)
+    _tree_record(benchmark, X, is_noise, exact_weight, weight, who=who, noise_roc_auc=float(auc))
