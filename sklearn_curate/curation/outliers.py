@@ -161,6 +161,15 @@ class OutlierFilter(OutlierMixin, BaseCurator):
           the approach ``"knn_graph"`` used before 0.1; it has not been compared with
           the exact tree on a GPU here (no GPU was available). Pass
           ``algorithm="knn_graph"`` for the exact tree with the searches on CUDA.
+    metric : {"euclidean", "cosine"}, default="euclidean"
+        Distance between rows. ``"cosine"`` scales every row to unit length first
+        (a zero row stays at the origin) and then uses Euclidean distance, the chord
+        ``sqrt(2 * (1 - cos(a, b)))``, which orders pairs as cosine distance does and,
+        unlike ``1 - cos``, is a metric, so the tree, its densities and GLOSH keep
+        their meaning. It ignores a row's length: suited to embeddings whose norm
+        carries no meaning and to rows whose pattern, not size, is wrong (standardised
+        breast_cancer rows shuffled across columns: ROC AUC 0.91-0.93 against 0.76 with
+        ``"euclidean"``); blind to rows that are only rescaled.
     device : {"auto", "cpu", "cuda"}, default="auto"
         Where to run; see :func:`sklearn_curate.utils._device.resolve_device` (step
         ``"hdbscan"``, or ``"knn"`` for ``algorithm="knn_graph"``).
@@ -307,6 +316,7 @@ class OutlierFilter(OutlierMixin, BaseCurator):
         ],
         "min_samples": [Interval(Integral, 1, None, closed="left")],
         "algorithm": [StrOptions({"auto", "knn_graph", "boruvka_kdtree", "boruvka_balltree"})],
+        "metric": [StrOptions({"euclidean", "cosine"})],
         "device": [StrOptions({"auto", "cpu", "cuda"})],
         "n_jobs": [Integral, None],
     }
@@ -318,6 +328,7 @@ class OutlierFilter(OutlierMixin, BaseCurator):
         min_cluster_size="auto",
         min_samples=3,
         algorithm="auto",
+        metric="euclidean",
         device="auto",
         n_jobs=None,
     ):
@@ -325,6 +336,7 @@ class OutlierFilter(OutlierMixin, BaseCurator):
         self.min_cluster_size = min_cluster_size
         self.min_samples = min_samples
         self.algorithm = algorithm
+        self.metric = metric
         self.device = device
         self.n_jobs = n_jobs
 
@@ -361,7 +373,15 @@ class OutlierFilter(OutlierMixin, BaseCurator):
             return n - 1
         return int(self.min_samples)
 
+    def _rows(self, X):
+        """``X`` as the tree sees it: rows scaled to unit length for ``metric="cosine"``."""
+        if self.metric != "cosine":
+            return X
+        norms = np.linalg.norm(X, axis=1, keepdims=True)
+        return X / np.where(norms > 0, norms, 1.0)  # a zero row stays at the origin
+
     def _fit_scores(self, X, y):
+        X = self._rows(X)
         n = X.shape[0]
         self.min_samples_ = self._resolve_min_samples(n)
         self.min_cluster_size_ = self._resolve_min_cluster_size(n)
@@ -508,6 +528,7 @@ class OutlierFilter(OutlierMixin, BaseCurator):
         """
         check_is_fitted(self, "condensed_tree_")
         X, _ = self._validate_X(X, reset=False)
+        X = self._rows(X)
         ms = self.min_samples_
         k = min(2 * ms, self._fit_X.shape[0])
         # where it was fitted; on the CPU, with a warning, when that GPU is gone
