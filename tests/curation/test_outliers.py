@@ -322,6 +322,7 @@ def test_clone_pickle_get_params(small):
         "min_cluster_size": "auto",
         "min_samples": 4,
         "algorithm": "auto",
+        "metric": "euclidean",
         "device": "auto",
         "n_jobs": None,
     }
