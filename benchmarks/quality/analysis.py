@@ -112,7 +112,7 @@ def top_candidates(records, n=3, **kw):
     return evaluate(records, methods, **kw)[:n]
 
 
-def text_summary(records, ours=("OutlierFilter", "OutlierFilter exact"), n_top=10):
+def text_summary(records, ours=("OutlierFilter", "OutlierFilter cosine"), n_top=10):
     """A plain-text digest for the console."""
     lines = []
     ev = evaluate(records)

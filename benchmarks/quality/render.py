@@ -92,12 +92,12 @@ def outlier_section(meta, records):
         "### ROC AUC: OutlierFilter against each peer",
         "",
     ]
-    header = ["case", "n x d"] + ours + peers + ["best peer − " + ours[-1]]
+    header = ["case", "n x d"] + ours + peers + ["best peer − " + ours[0]]
     rows = []
     for c in cases:
         cells = [_fmt(_cell(agg, c, m)) for m in ours + peers]
         peer, pm = analysis.best_peer(agg, c, peers)
-        gap = pm - agg[c, ours[-1]]["mean"] if (c, ours[-1]) in agg else np.nan
+        gap = pm - agg[c, ours[0]]["mean"] if (c, ours[0]) in agg else np.nan
         flag = " ✗" if gap > analysis.MARGIN and c not in report_only else ""
         rows.append(
             [c + (" †" if c in report_only else ""), shape[c]]
@@ -121,7 +121,7 @@ def outlier_section(meta, records):
             "### Candidates for the default",
             "",
             "Built from one exact neighbour search (`sklearn_curate.utils.neighbors."
-            "kneighbors`) and GLOSH (`OutlierFilter exact`): `kNNk` is the distance to the "
+            "kneighbors`) and GLOSH (`OutlierFilter`, the exact tree): `kNNk` is the distance to the "
             "k-th neighbour, `kNNmeank` the mean distance to the k nearest, `LOFk` the local "
             "outlier factor at k, `cosKNNmean10` the mean cosine distance to the 10 nearest "
             "(the quantity cleanlab ranks by), `IF` IsolationForest; `mean(...)` / `max(...)` "
