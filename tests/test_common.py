@@ -58,7 +58,7 @@ class _SquashedCoverageScorer(CoverageScorer):
 # The settings the per-module tests used: small, fast, on the CPU.
 CURATORS = [
     OutlierFilter(),
-    OutlierFilter(algorithm="knn_graph"),
+    OutlierFilter(method="knn"),  # the default algorithm is the exact tree: check another score
     SimilarityFilter(device="cpu"),
     CoverageScorer(),
     CoverageScorer(n_neighbors=3, device="cpu"),

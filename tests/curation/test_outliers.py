@@ -323,6 +323,9 @@ def test_clone_pickle_get_params(small):
         "min_samples": 4,
         "algorithm": "auto",
         "metric": "euclidean",
+        "method": "glosh",
+        "n_neighbors": 20,
+        "random_state": None,
         "device": "auto",
         "n_jobs": None,
     }
@@ -448,3 +451,55 @@ def test_cosine_catches_rows_shuffled_across_columns():
         for m in ("euclidean", "cosine")
     }
     assert auc["cosine"] > 0.85 and auc["cosine"] > auc["euclidean"] + 0.07, auc
+
+
+# -- method: the same contract around other detectors -----------------------------------------
+def test_other_methods_are_the_peers_scores():
+    from sklearn.ensemble import IsolationForest
+    from sklearn.neighbors import LocalOutlierFactor, NearestNeighbors
+
+    X = StandardScaler().fit_transform(make_faulty_digits("rotated").data)
+    n_drop = round(0.05 * len(X))
+    knn = OutlierFilter(method="knn", n_neighbors=5).fit(X)
+    ref = NearestNeighbors(n_neighbors=6).fit(X).kneighbors(X)[0][:, -1]
+    np.testing.assert_allclose(knn.outlier_scores_, ref, rtol=1e-5)
+    np.testing.assert_allclose(knn.score_samples(X[:40]), knn.scores_[:40], rtol=1e-6)
+    lof = OutlierFilter(method="lof").fit(X)
+    ref = LocalOutlierFactor(n_neighbors=20).fit(X).negative_outlier_factor_
+    np.testing.assert_allclose(lof.outlier_scores_, -ref, rtol=1e-6)
+    forest = OutlierFilter(method="isolation", random_state=0).fit(X)
+    ref = IsolationForest(random_state=0).fit(X).score_samples(X)
+    np.testing.assert_allclose(forest.scores_, ref)
+    for of in (knn, lof, forest):
+        assert of.n_removed_ == n_drop and (~of.support_).sum() == n_drop
+        assert of.algorithm_ is None and not hasattr(of, "condensed_tree_")
+        assert (of.fit_predict(X) == -1).sum() == n_drop
+    # predict thresholds score_samples at offset_, between the dropped and kept scores
+    for of in (knn, forest):
+        np.testing.assert_array_equal(of.predict(X) == -1, ~of.support_)
+    # scikit-learn's LOF scores a training row queried again with itself among its
+    # neighbours, so predict and fit differ on a few rows (14 of 1,797 here)
+    assert ((lof.predict(X) == -1) == ~lof.support_).mean() > 0.98
+
+
+def test_method_is_grid_searchable():
+    data = make_faulty_digits("foreign", rate=0.05, random_state=0)
+    X, y = data.data, data.target.clip(min=0)
+    pipe = Pipeline([("outliers", OutlierFilter()), ("clf", LogisticRegression(max_iter=300))])
+    grid = GridSearchCV(pipe, {"outliers__method": ["glosh", "knn"]}, cv=2).fit(X, y)
+    assert grid.best_params_["outliers__method"] in ("glosh", "knn")
+    assert len(grid.cv_results_["mean_test_score"]) == 2
+
+
+def test_cpu_only_methods_refuse_cuda(small):
+    X, _ = small
+    for method in ("lof", "isolation"):
+        with pytest.raises(ValueError, match=f"method='{method}' runs on the CPU"):
+            OutlierFilter(method=method, device="cuda").fit(X)
+
+
+def test_nothing_dropped_keeps_every_training_row(small):
+    X, _ = small
+    for method in ("glosh", "knn", "lof", "isolation"):
+        of = OutlierFilter(contamination=0.0, method=method, random_state=0).fit(X)
+        assert of.support_.all() and (of.predict(X) == 1).all(), method
