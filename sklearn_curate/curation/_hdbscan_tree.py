@@ -26,11 +26,12 @@ TREE_DTYPE = np.dtype(
 )
 # Length of every sample's candidate list (the k-NN graph's degree, k = max(16, min_samples)).
 _GRAPH_NEIGHBORS = 16
-# Components of at most this many samples are searched together, against all of X.
-_SMALL_COMPONENT = 64
-# A float32 search's distances are good to about 1e-5 relative; a list's horizon is
-# shrunk by more than that, so that it stays a lower bound on every unlisted distance.
-_SHRINK = 1 - 1e-4
+# Components of at most these many samples are searched together, one size class at a
+# time, against all of X (their own members masked out of the answers); larger ones each
+# against the rest of X.
+_MASKED_SEARCH_SIZES = (64, 512)
+# Answers per masked search call (rows x neighbours), bounding its memory.
+_MASKED_SEARCH_ENTRIES = 1 << 21
 # Repair searches use a k-d tree up to this many features, brute force above.
 _TREE_REPAIR_FEATURES = 4
 
@@ -349,10 +350,10 @@ def _exact_mst(X, min_samples, device, n_jobs=-1, return_stats=False):
     k = min(n - 1, max(_GRAPH_NEIGHBORS, min_samples))
     dist, idx = kneighbors(X, k, device=device, n_jobs=n_jobs)
     X = np.asarray(to_numpy(X), dtype=np.float64)
-    h = np.full(n, np.inf) if k == n - 1 else dist[:, -1] * _SHRINK
     dist = _distances64(X, np.arange(n), idx)
     order = np.argsort(dist, axis=1, kind="stable")
     dist, idx = np.take_along_axis(dist, order, 1), np.take_along_axis(idx, order, 1)
+    h = np.full(n, np.inf) if k == n - 1 else dist[:, -1].copy()
     core = dist[:, min_samples - 1].copy()  # hdbscan's: the min_samples-th other sample
     lists = _CandidateLists(dist, idx, core, h)
     # A repair search asks for samples far from the query (outside its component),
@@ -392,18 +393,28 @@ def _exact_mst(X, min_samples, device, n_jobs=-1, return_stats=False):
         need &= labels != np.argmax(sizes)
         rows = np.flatnonzero(need)
         stats["rows_searched"] += rows.size
-        small = rows[sizes[labels[rows]] <= _SMALL_COMPONENT]
-        if small.size:  # one search against all of X, own component masked out
-            m = min(n, int(sizes[labels[small]].max()) + k * 4 ** int(repeats[small].max()))
-            d, j = kneighbors(X, m, query=X[small], device=device, backend=backend, n_jobs=n_jobs)
-            h = np.full(small.size, np.inf) if m == n else d[:, -1] * _SHRINK
-            d = _distances64(X, small, j)
-            inside = labels[j] == labels[small, None]
-            d[inside], j[inside] = np.inf, np.broadcast_to(small[:, None], j.shape)[inside]
-            lists.replace(small, d, j, h)
-            repeats[small] += 1
-            stats["searches"] += 1
-        large = rows[sizes[labels[rows]] > _SMALL_COMPONENT]
+        lower = 0
+        for upper in _MASKED_SEARCH_SIZES:  # one search against all of X per size class,
+            batch = rows[(sizes[labels[rows]] > lower) & (sizes[labels[rows]] <= upper)]
+            lower = upper  # the own component masked out of the answers
+            if not batch.size:
+                continue
+            m = min(n, int(sizes[labels[batch]].max()) + k * 4 ** int(repeats[batch].max()))
+            step = max(1, _MASKED_SEARCH_ENTRIES // m)
+            for start in range(0, batch.size, step):
+                part = batch[start : start + step]
+                _, j = kneighbors(
+                    X, m, query=X[part], device=device, backend=backend, n_jobs=n_jobs
+                )
+                d = _distances64(X, part, j)
+                h = np.full(part.size, np.inf) if m == n else d.max(axis=1)
+                inside = labels[j] == labels[part, None]
+                d[inside] = np.inf
+                j[inside] = np.broadcast_to(part[:, None], j.shape)[inside]
+                lists.replace(part, d, j, h)
+                stats["searches"] += 1
+            repeats[batch] += 1
+        large = rows[sizes[labels[rows]] > _MASKED_SEARCH_SIZES[-1]]
         for c in np.unique(labels[large]):  # each against the rest of X
             members = large[labels[large] == c]
             others = np.flatnonzero(labels != c)
@@ -411,8 +422,9 @@ def _exact_mst(X, min_samples, device, n_jobs=-1, return_stats=False):
             d, j = kneighbors(
                 X[others], m, query=X[members], device=device, backend=backend, n_jobs=n_jobs
             )
-            h = np.full(members.size, np.inf) if m == others.size else d[:, -1] * _SHRINK
-            lists.replace(members, _distances64(X, members, others[j]), others[j], h)
+            d = _distances64(X, members, others[j])
+            h = np.full(members.size, np.inf) if m == others.size else d.max(axis=1)
+            lists.replace(members, d, others[j], h)
             repeats[members] += 1
             stats["searches"] += 1
     edges = np.array(found, dtype=np.float64).reshape(-1, 3)
