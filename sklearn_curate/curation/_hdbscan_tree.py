@@ -318,12 +318,17 @@ def _exact_mst(X, min_samples, device, n_jobs=-1, return_stats=False):
     :func:`~sklearn_curate.utils.neighbors.kneighbors`); where a component cannot be
     certified, the members whose bound is below its cheapest listed exit get new lists:
     their nearest samples outside the component, by an exact search against the rest
-    of ``X`` (4x longer on each repeat). The largest component is never searched (its
-    exit is some other component's). The result has the total weight of the minimum
-    spanning tree of the dense mutual-reachability graph (tested against scipy), as
-    hdbscan's Boruvka with ``approx_min_span_tree=False`` and fast_hdbscan's; the
-    searches are matrix products, so unlike kd-tree Boruvka it stays fast with many
-    features. Ties between equal weights may pick a different but equally minimal tree.
+    of ``X`` (4x longer on each repeat; components of up to 512 samples share one
+    search against all of ``X`` per size class, their own members masked out). The
+    largest component is never searched (its exit is some other component's). The
+    result has the total weight of the minimum spanning tree of the dense
+    mutual-reachability graph (tested against scipy), as hdbscan's Boruvka with
+    ``approx_min_span_tree=False``; the searches are matrix products, so unlike
+    kd-tree Boruvka it stays fast with many features. Weights are float64 distances
+    recomputed from the difference vectors; which samples a list holds comes from the
+    float32 search, so a sample beyond a list's horizon by less than that search's
+    rounding (about 1e-5 of the squared norms) counts as beyond it, and ties between
+    equal weights may pick a different but equally minimal tree.
 
     Parameters
     ----------
