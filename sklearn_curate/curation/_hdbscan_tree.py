@@ -16,7 +16,7 @@ import numpy as np
 from scipy.cluster.hierarchy import leaves_list
 
 from ..utils._device import resolve_device, to_numpy
-from ..utils.neighbors import kneighbors
+from ..utils.neighbors import _exact_sq, kneighbors
 
 __all__ = ["TREE_DTYPE", "glosh_from_condensed_tree"]
 
@@ -224,7 +224,7 @@ def _mutual_reachability(core, rows, idx, dist):
 class _CandidateLists:
     """Each sample's nearest samples outside its component, with a certified horizon.
 
-    Row ``p`` holds up to ``width`` samples (``idx``, ``dist``, ascending) and a horizon
+    Row ``p`` holds up to ``width`` samples (``idx``, ``dist``, in no order) and a horizon
     ``h[p]``: every sample outside the component ``p`` had when its list was last
     searched (a subset of its component now, as components only grow) that is closer
     than ``h[p]`` is in the list. So any edge from ``p`` that is not listed weighs at
@@ -239,7 +239,7 @@ class _CandidateLists:
         self.w = _mutual_reachability(core, np.arange(n), idx, dist)
 
     def replace(self, rows, dist, idx, h):
-        """Give ``rows`` new lists from a search (``dist``, ``idx``: ascending, inf-padded).
+        """Give ``rows`` new lists from a search (``dist``, ``idx``; inf where masked out).
 
         ``h`` is the search's horizon per row. A search longer than ``width`` keeps the
         ``width`` entries of least weight; the horizon then drops to the least weight
@@ -260,10 +260,9 @@ class _CandidateLists:
     def cheapest_exits(self, labels):
         """Each component's cheapest listed exit and its certified lower bound.
 
-        Returns per-sample ``(w, q)``: the sample's cheapest listed edge to another
-        component (``inf``, ``-1`` when none); per-component (indexed by label)
-        ``best_w``, ``best_p``, ``best_q`` and ``bound``, the least weight an unlisted
-        exit of the component can have.
+        Returns, indexed by component label: ``best_w``, ``best_p``, ``best_q``, the
+        cheapest listed edge to another component (``inf``, ``-1``, ``-1`` when none),
+        and ``bound``, the least weight an unlisted exit of the component can have.
         """
         n = labels.size
         w = np.where(labels[self.idx] != labels[:, None], self.w, np.inf)
@@ -280,7 +279,7 @@ class _CandidateLists:
         best_p[labels[first]] = first
         best_q = np.full(n, -1, dtype=np.intp)
         best_q[labels[first]] = q_p[first]
-        return w_p, best_w, best_p, best_q, bound
+        return best_w, best_p, best_q, bound
 
 
 def _distances64(X, rows, idx):
@@ -293,8 +292,8 @@ def _distances64(X, rows, idx):
     out = np.empty(idx.shape)
     step = max(1, (1 << 20) // max(1, idx.shape[1] * X.shape[1]))
     for start in range(0, rows.size, step):
-        diff = X[rows[start : start + step], None, :] - X[idx[start : start + step]]
-        out[start : start + step] = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
+        part = slice(start, start + step)
+        out[part] = np.sqrt(_exact_sq(X[rows[part]], X[idx[part]]))
     return out
 
 
@@ -373,7 +372,7 @@ def _exact_mst(X, min_samples, device, n_jobs=-1, return_stats=False):
     stats = {"rounds": 0, "searches": 0, "rows_searched": 0}
     while n_comp > 1:
         stats["rounds"] += 1
-        w_p, best_w, best_p, best_q, bound = lists.cheapest_exits(labels)
+        best_w, best_p, best_q, bound = lists.cheapest_exits(labels)
         roots = np.flatnonzero(labels == np.arange(n))  # one label per component
         certified = roots[np.isfinite(best_w[roots]) & (best_w[roots] <= bound[roots])]
         if certified.size:
