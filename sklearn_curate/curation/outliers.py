@@ -173,16 +173,16 @@ class OutlierFilter(OutlierMixin, BaseCurator):
           mutual-reachability matrix (tested on blobs with noise, digits, uniform
           data and exact duplicates), so the condensed tree is HDBSCAN's; the
           searches are matrix products, so it stays fast with many features
-          (10,200 x 64 blobs with noise: 2.6 s, hdbscan's exact ball-tree Boruvka
-          19 s, fast_hdbscan 12 s; ``benchmarks/bench_outliers.py``). (Until 0.1 it
-          only joined the components of the k-NN graph's own spanning tree, which
+          (20,400 x 64 blobs with 2% noise: 4.2 s, hdbscan's exact kd-tree Boruvka
+          47 s; ``benchmarks/bench_outliers.py``, ``docs/benchmarks.md``). (Earlier
+          builds only joined the components of the k-NN graph's own spanning tree, which
           is not the minimum one when the graph is connected through sparse points:
           ROC AUC 0.67-0.71 instead of 1.00 on blobs with 2% uniform noise at 64
           features.)
         - ``"boruvka_kdtree"``, ``"boruvka_balltree"``: ``hdbscan.HDBSCAN`` with that
           algorithm and ``approx_min_span_tree=False`` (its exact mode; CPU only).
         - On CUDA, cuML builds its tree from a k-NN graph joined across components,
-          the approach ``"knn_graph"`` used before 0.1; it has not been compared with
+          the approach ``"knn_graph"`` used before; it has not been compared with
           the exact tree on a GPU here (no GPU was available). Pass
           ``algorithm="knn_graph"`` for the exact tree with the searches on CUDA.
     metric : {"euclidean", "cosine"}, default="euclidean"
