@@ -33,7 +33,7 @@ _MASKED_SEARCH_SIZES = (64, 512)
 # Answers per masked search call (rows x neighbours), bounding its memory.
 _MASKED_SEARCH_ENTRIES = 1 << 21
 # Repair searches use a k-d tree up to this many features, brute force above.
-_TREE_REPAIR_FEATURES = 4
+_TREE_REPAIR_FEATURES = 8
 
 
 # -- GLOSH from a condensed tree -------------------------------------------------------

@@ -45,6 +45,13 @@ __all__ = ["GLOSH_TIE_ATOL", "OutlierFilter", "glosh_from_condensed_tree"]
 GLOSH_TIE_ATOL = 1e-6
 
 
+# From 3 to this many features hdbscan's exact kd-tree Boruvka beats the k-NN-list Boruvka
+# (20,400 blobs + 2% noise, one thread: 3 features 1.05 s vs 3.5 s, 4: 0.94 vs 1.12,
+# 6: 1.54 vs 2.66, 8: 2.37 vs 4.33; 12: 5.56 vs 3.74, 16: 7.35 vs 3.64; at 2 features
+# and 102,000 rows 3.7 s vs 2.2 s). Both are exact: the same tree.
+_KDTREE_MAX_FEATURES = 8
+
+
 # -- backends --------------------------------------------------------------------------
 def _tree_hdbscan(X, min_cluster_size, min_samples, algorithm, n_jobs):
     """HDBSCAN's condensed tree from the hdbscan package.
@@ -161,7 +168,9 @@ class OutlierFilter(OutlierMixin, BaseCurator):
     algorithm : {"auto", "knn_graph", "boruvka_kdtree", "boruvka_balltree"}, default="auto"
         How the cluster hierarchy is built.
 
-        - ``"auto"``: ``"knn_graph"`` on the CPU at every dimension; cuML on CUDA.
+        - ``"auto"``: on the CPU an exact tree at every dimension: hdbscan's exact
+          ``"boruvka_kdtree"`` for 3 to 8 features, where it was 1.2-2x faster,
+          ``"knn_graph"`` otherwise; cuML on CUDA.
         - ``"knn_graph"``: the exact minimum spanning tree of mutual reachability by
           Boruvka's algorithm on candidate lists that start as the exact
           k-nearest-neighbour graph (k = max(16, min_samples),
@@ -485,7 +494,8 @@ class OutlierFilter(OutlierMixin, BaseCurator):
         elif algorithm == "auto":
             choice = resolve_device(self.device, "hdbscan", n)
             if choice.device == "cpu":
-                algorithm = "knn_graph"
+                d = X.shape[1]
+                algorithm = "boruvka_kdtree" if 3 <= d <= _KDTREE_MAX_FEATURES else "knn_graph"
         elif self.device == "cuda":
             raise ValueError(
                 f"algorithm={algorithm!r} runs on the CPU (hdbscan); use algorithm='auto' "

@@ -293,8 +293,13 @@ def test_min_cluster_size_choices(small):
 
 def test_exact_tree_is_the_default_at_every_dimension(small):
     X, _ = small
-    for width in (1, 10):  # 4 and 40 features
-        of = OutlierFilter(device="cpu").fit(np.hstack([X] * width))
+    # 4 features: hdbscan's kd-tree Boruvka in its exact mode; 40 and 2: the k-NN lists
+    of4 = OutlierFilter(device="cpu").fit(X)
+    assert (of4.algorithm_, of4.backend_) == ("boruvka_kdtree", "hdbscan")
+    ref = OutlierFilter(device="cpu", algorithm="knn_graph").fit(X)
+    np.testing.assert_allclose(of4.outlier_scores_, ref.outlier_scores_, atol=1e-6)
+    for Xw in (np.hstack([X] * 10), X[:, :2]):
+        of = OutlierFilter(device="cpu").fit(Xw)
         assert (of.algorithm_, of.backend_, of.device_) == ("knn_graph", "knn_graph", "cpu")
 
 
