@@ -21,7 +21,7 @@ precision of the top ``n_outliers`` rows). Records go to
 ``benchmarks/results/quality-outliers.json``; ``render.py`` turns them into
 ``docs/quality.md``.
 
-Run (one thread; the full suite took 2.4 min on 2 cores on 2026-11-30, see docs/quality.md):
+Run (one thread; the full suite took 2.4-3.5 min on 2 cores on 2026-11-30, see docs/quality.md):
     OMP_NUM_THREADS=1 python benchmarks/quality/outliers.py          # full suite
     OMP_NUM_THREADS=1 python benchmarks/quality/outliers.py --quick  # 7 cases, ~30 s
 """
