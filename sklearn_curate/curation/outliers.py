@@ -37,11 +37,12 @@ from ._hdbscan_tree import (
 __all__ = ["GLOSH_TIE_ATOL", "OutlierFilter", "glosh_from_condensed_tree"]
 
 #: GLOSH scores closer than this count as tied at the cut-off (see OutlierFilter's Notes).
-#: GLOSH is a ratio of two distances in [0, 1]; with ``algorithm="knn_graph"`` those
-#: distances come from a float32 search, so mathematically equal scores (a lattice, a
-#: symmetric cluster) differ by float32 rounding, up to a few 1e-7 (3.4e-7 measured on a
-#: 12 x 12 grid), while the gaps between distinct scores at the cut-off on the digits
-#: sets are 3e-4 to 7e-3. Differences below 1e-6 are rounding, not a ranking.
+#: GLOSH is a ratio of two distances in [0, 1]. The CPU trees use float64 distances
+#: (mathematically equal scores on a 12 x 12 grid differ by 1e-16), but cuML's tree and
+#: ``score_samples`` use float32 ones, where such scores differ by up to a few 1e-7
+#: (3.4e-7 measured on that grid with the earlier float32 k-NN-graph tree), while the
+#: gaps between distinct scores at the cut-off on the digits sets are 3e-4 to 7e-3.
+#: Differences below 1e-6 are rounding, not a ranking.
 GLOSH_TIE_ATOL = 1e-6
 
 
@@ -313,8 +314,9 @@ class OutlierFilter(OutlierMixin, BaseCurator):
     among tied scores, but that pick is row order, not a finding: ``fit`` then warns
     with :class:`~sklearn_curate.base.TiedScoresWarning` and records the size of the
     tied group in ``n_tied_at_cutoff_``. Scores within :data:`GLOSH_TIE_ATOL` (1e-6)
-    count as tied: with ``algorithm="knn_graph"`` the distances are float32, so
-    scores that are equal in exact arithmetic differ by up to a few 1e-7.
+    count as tied: the CPU trees use float64 distances, but on CUDA (cuML) and in
+    ``score_samples`` they are float32, and scores that are equal in exact arithmetic
+    then differ by up to a few 1e-7.
 
     **Few samples.** A core distance needs ``min_samples`` other samples. With
     ``n_samples <= min_samples`` the filter uses ``min_samples_ = n_samples - 1``
@@ -327,7 +329,8 @@ class OutlierFilter(OutlierMixin, BaseCurator):
     the components that cannot be certified from the lists, at most one search of
     every sample but the largest component's against the rest per round (in practice
     a few rounds, once the components are whole clusters); ``"boruvka_kdtree"``:
-    about ``O(n log n)`` for few features, growing steeply with the dimension. Throughput against hdbscan's default and
+    about ``O(n log n)`` for few features, growing steeply with the dimension.
+    Throughput against hdbscan (default and exact Boruvka), fast_hdbscan and
     scikit-learn's IsolationForest is in ``benchmarks/bench_outliers.py``.
 
     References

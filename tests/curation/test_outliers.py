@@ -264,9 +264,9 @@ def test_raw_digits_tie_at_ten_percent():
 @pytest.mark.parametrize("algorithm", ["boruvka_kdtree", "knn_graph"])
 def test_float_noise_counts_as_a_tie(algorithm):
     """A 12 x 12 lattice: in exact arithmetic the 4 corners score 1 - 1/sqrt(2) and the
-    other 140 rows 0. Rounding spreads each group (by 1e-16 with hdbscan's float64
-    distances, by up to a few 1e-7 with the k-NN graph's float32 ones); within
-    GLOSH_TIE_ATOL they are still one group each, whatever the last digits."""
+    other 140 rows 0. Rounding spreads each group (by 1e-16 with both trees' float64
+    distances; by up to a few 1e-7 with float32 ones, as cuML's); within GLOSH_TIE_ATOL
+    they are still one group each, whatever the last digits."""
     g = np.stack(np.meshgrid(np.arange(12), np.arange(12), indexing="ij"), -1).reshape(-1, 2)
     g = g[np.random.RandomState(0).permutation(144)]
     X, corner = g / 11.0, (g % 11 == 0).all(1)
