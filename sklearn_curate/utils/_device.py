@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
+import sys
 import warnings
 from dataclasses import dataclass
 
@@ -40,9 +42,9 @@ _GPU_BACKEND = {
 # CPU backends in order of preference: the first one that is installed serves the step.
 # The last of each is a runtime dependency, so there always is one.
 _CPU_BACKENDS = {
-    # faiss's IndexFlatL2 was 1.5-3x faster than scikit-learn's chunked brute force,
-    # and both faster than torch matrix products (benchmarks/bench_neighbors.py)
-    "knn": ("faiss", "sklearn"),
+    # our blocked brute force (numba + BLAS, utils/_brute_knn.py) was faster than faiss's
+    # IndexFlatL2 and scikit-learn's brute force at every width (benchmarks/bench_knn_grid.py)
+    "knn": ("numba",),
     "embed": ("torch",),
     "data_parameters": ("torch",),
     "influence": ("torch",),
@@ -90,7 +92,16 @@ def cuda_available() -> bool:
     -------
     bool
         ``torch.cuda.is_available()``; False when torch itself cannot be imported.
+        On Linux without an NVIDIA device node (``/dev/nvidiactl``, or ``/dev/dxg``
+        under WSL) it is False without importing torch (about 2 s on a 2-core
+        machine), unless torch is imported already.
     """
+    if (
+        sys.platform.startswith("linux")
+        and "torch" not in sys.modules
+        and not any(os.path.exists(p) for p in ("/dev/nvidiactl", "/dev/nvidia0", "/dev/dxg"))
+    ):
+        return False
     try:
         import torch
     except ImportError:  # pragma: no cover - torch is a dependency

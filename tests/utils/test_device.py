@@ -73,12 +73,13 @@ def test_every_estimator_step_has_a_decision(monkeypatch):
     assert resolve_device("auto", "influence", n_samples=10).device == "cuda"
 
 
-def test_knn_cpu_backend_is_faiss_when_installed(monkeypatch):
+def test_knn_cpu_backend_is_ours_with_or_without_faiss(monkeypatch):
+    # the blocked brute force (numba, a dependency) beat faiss at every width measured
     monkeypatch.setattr(_device, "_module_available", lambda name: name == "faiss")
-    assert resolve_device("cpu", "knn") == _device.DeviceChoice("cpu", "faiss")
+    assert resolve_device("cpu", "knn") == _device.DeviceChoice("cpu", "numba")
     monkeypatch.setattr(_device, "_module_available", lambda name: False)
-    assert resolve_device("cpu", "knn") == _device.DeviceChoice("cpu", "sklearn")
-    assert resolve_device("auto", "knn", n_samples=10).backend == "sklearn"
+    assert resolve_device("cpu", "knn") == _device.DeviceChoice("cpu", "numba")
+    assert resolve_device("auto", "knn", n_samples=10).backend == "numba"
 
 
 def test_fitted_on_cuda_falls_back_to_cpu_with_a_warning(monkeypatch):

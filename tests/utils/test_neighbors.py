@@ -7,7 +7,7 @@ from sklearn.neighbors import NearestNeighbors
 
 from sklearn_curate.utils.neighbors import _choose_backend, _faiss_available, kneighbors
 
-BACKENDS = ["torch", "sklearn", "kdtree"] + (["faiss"] if _faiss_available() else [])
+BACKENDS = ["numba", "torch", "sklearn", "kdtree"] + (["faiss"] if _faiss_available() else [])
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +125,7 @@ def test_cuda_matches_cpu(digits):
 
 
 def test_auto_backend_on_cpu():
-    expected = "faiss" if _faiss_available() else "sklearn"
+    expected = "numba"
     X = np.random.default_rng(0).normal(size=(500, 4))  # below the k-d tree's size
     assert kneighbors(X, 3, device="cpu", return_backend=True)[2] == expected
     assert kneighbors(X, 3, backend="torch", device="cpu", return_backend=True)[2] == "torch"
@@ -153,9 +153,27 @@ def test_auto_on_low_dimensional_clusters_is_exact():
     assert (i_auto[:, :-1] == i_ref[:, :-1]).all()
 
 
-def test_kdtree_threads_do_not_change_the_neighbours(digits):
-    ref = kneighbors(digits, 5, backend="kdtree")  # all cores
-    for n_jobs in (None, 1, 2):
-        d, i = kneighbors(digits, 5, backend="kdtree", n_jobs=n_jobs)
+@pytest.mark.parametrize("backend", ["kdtree", "numba"])
+def test_threads_do_not_change_the_neighbours(digits, backend):
+    ref = kneighbors(digits, 5, backend=backend)  # all cores
+    for n_jobs in (None, 1, 2, 3):
+        d, i = kneighbors(digits, 5, backend=backend, n_jobs=n_jobs)
         np.testing.assert_array_equal(d, ref[0])
         np.testing.assert_array_equal(i, ref[1])
+
+
+@pytest.mark.parametrize("n, m, k", [(1, 1, 1), (1023, 257, 7), (1025, 1, 1025), (2049, 513, 30)])
+def test_numba_tiles_agree_with_sklearn_at_the_edges(n, m, k):
+    """Sizes at and across the tile edges (256 queries x 1,024 rows), k up to n."""
+    from sklearn_curate.utils._brute_knn import TILE_COLS, TILE_ROWS
+
+    assert (TILE_ROWS, TILE_COLS) == (256, 1024)  # the sizes above straddle these
+    rng = np.random.default_rng(n)
+    X = rng.normal(size=(n, 5)).astype(np.float32)
+    Q = rng.normal(size=(m, 5)).astype(np.float32)
+    d, i = kneighbors(X, k, query=Q, backend="numba")
+    d_ref, i_ref = NearestNeighbors(n_neighbors=k, algorithm="brute").fit(X).kneighbors(Q)
+    np.testing.assert_allclose(d, d_ref, rtol=1e-5, atol=1e-6)
+    assert (i == i_ref).mean() > 0.999  # Gaussian rows: no ties to order differently
+    if k == n:  # every row is listed once
+        assert (np.sort(i, axis=1) == np.arange(n)).all()
