@@ -177,3 +177,20 @@ def test_numba_tiles_agree_with_sklearn_at_the_edges(n, m, k):
     assert (i == i_ref).mean() > 0.999  # Gaussian rows: no ties to order differently
     if k == n:  # every row is listed once
         assert (np.sort(i, axis=1) == np.arange(n)).all()
+
+
+@pytest.mark.parametrize("backend", ["numba", "torch", "sklearn"] + (["faiss"] * _faiss_available()))
+def test_kth_neighbour_is_exact_where_float32_cannot_tell(backend):
+    """Rows far from the origin: the float32 expansion's error (about 1e-7 * |x|^2, here
+    ~1e-2) exceeds many gaps between neighbours; the k-th must still be the true one."""
+    rng = np.random.default_rng(0)
+    X = (300.0 + rng.normal(size=(3000, 4))).astype(np.float32)
+    k = 10
+    d, i = kneighbors(X, k, backend=backend)
+    X64 = X.astype(np.float64)
+    ref = np.sort(np.linalg.norm(X64[:, None] - X64[None], axis=2) + np.diag([np.inf] * 3000), 1)
+    # the returned rows are the true k nearest (float64 distances of the float32 rows) ...
+    true = np.linalg.norm(X64[i] - X64[:, None], axis=2)
+    np.testing.assert_allclose(np.sort(true, axis=1), ref[:, :k], rtol=1e-12)
+    # ... in order, at their distances up to the float32 sums of squares
+    np.testing.assert_allclose(d, true, rtol=1e-6)
