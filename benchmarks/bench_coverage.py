@@ -5,8 +5,9 @@ Run with::
     pytest benchmarks/bench_coverage.py --benchmark-only \\
         --benchmark-json=coverage.json
 
-Same data, same run: 50,000 clustered 16-d embeddings min-max scaled to [0, 1],
-k = 20, 1% uncovered. ``extra_info`` holds samples per second (``record``), and for
+Same data, same run: 50,000 16-d rows, k = 20, 1% uncovered; two distributions:
+clustered embeddings min-max scaled to [0, 1], where a k-d tree wins, and uniform
+rows in [0, 1]^16, where brute force does (issue 17: at least 2x DataEval on both). ``extra_info`` holds samples per second (``record``), and for
 CoverageScorer whether its uncovered indices equal DataEval's and the largest
 difference of the critical radii. DataEval (``pip install dataeval``) is skipped when
 it is not installed.
@@ -32,13 +33,16 @@ def embeddings(n, d, seed=0):
     return X
 
 
-@pytest.fixture(scope="module")
-def data():
-    return embeddings(scaled(N), D)
+@pytest.fixture(scope="module", params=["clustered", "uniform"])
+def case(request):
+    if request.param == "uniform":
+        return request.param, np.random.default_rng(0).random((scaled(N), D))
+    return request.param, embeddings(scaled(N), D)
 
 
 @pytest.mark.parametrize("device", DEVICES)
-def test_coverage_scorer(benchmark, data, device):
+def test_coverage_scorer(benchmark, case, device):
+    name, data = case
     c = CoverageScorer(K, fraction=FRACTION, device=device)
 
     def fit():
@@ -46,7 +50,10 @@ def test_coverage_scorer(benchmark, data, device):
         cuda_sync()
 
     benchmark.pedantic(fit, rounds=1, iterations=1, warmup_rounds=0)
-    extra = dict(n_features=D, n_neighbors=K, device=c.device_, backend=c.backend_)
+    benchmark.group = f"coverage {name}"
+    extra = dict(
+        distribution=name, n_features=D, n_neighbors=K, device=c.device_, backend=c.backend_
+    )
     try:
         import dataeval.core as core
 
@@ -62,9 +69,11 @@ def test_coverage_scorer(benchmark, data, device):
     record(benchmark, data.shape[0], **extra)
 
 
-def test_dataeval_coverage_adaptive(benchmark, data):
+def test_dataeval_coverage_adaptive(benchmark, case):
     core = pytest.importorskip("dataeval.core")
+    name, data = case
+    benchmark.group = f"coverage {name}"
     benchmark.pedantic(
         core.coverage_adaptive, args=(data, K, FRACTION), rounds=1, iterations=1, warmup_rounds=0
     )
-    record(benchmark, data.shape[0], n_features=D, n_neighbors=K)
+    record(benchmark, data.shape[0], distribution=name, n_features=D, n_neighbors=K)

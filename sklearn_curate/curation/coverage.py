@@ -235,7 +235,8 @@ class CoverageScorer(BaseCurator):
     device_ : {"cpu", "cuda"}
         Where the neighbour search ran.
     backend_ : str
-        Library of the neighbour search that ran ("faiss", "sklearn", "torch" or "kdtree").
+        Library of the neighbour search that ran ("numba", "faiss", "sklearn", "torch" or
+        "kdtree").
     n_features_in_ : int
         Number of features seen in ``fit``.
 

@@ -175,7 +175,7 @@ class OutlierFilter(OutlierMixin, BaseCurator):
         - ``"knn_graph"``: the exact minimum spanning tree of mutual reachability by
           Boruvka's algorithm on candidate lists that start as the exact
           k-nearest-neighbour graph (k = max(16, min_samples),
-          :func:`sklearn_curate.utils.neighbors.kneighbors`, faiss or torch): each
+          :func:`sklearn_curate.utils.neighbors.kneighbors`): each
           component joins along its cheapest listed exit once that is certified
           cheaper than any unlisted edge, and the members that block the
           certificate are searched again against the other components. Its total

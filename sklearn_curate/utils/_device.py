@@ -77,7 +77,7 @@ class DeviceChoice:
     device : {"cpu", "cuda"}
         The device the step runs on.
     backend : str
-        The library that does the work ("torch", "faiss", "cuml", "sklearn",
+        The library that does the work ("torch", "numba", "faiss", "cuml", "sklearn",
         "umap-learn", "hdbscan").
     """
 
@@ -150,8 +150,8 @@ def resolve_device(
     -------
     DeviceChoice
         The device and the backend. On the CPU the backend is the first installed of
-        the step's preferences: for "knn" faiss (``IndexFlatL2``) when it is
-        installed, else scikit-learn.
+        the step's preferences: for "knn" our blocked brute force
+        (``"numba"``, :mod:`sklearn_curate.utils._brute_knn`).
 
     Raises
     ------

@@ -468,7 +468,8 @@ def test_other_methods_are_the_peers_scores():
     knn = OutlierFilter(method="knn", n_neighbors=5).fit(X)
     ref = NearestNeighbors(n_neighbors=6).fit(X).kneighbors(X)[0][:, -1]
     np.testing.assert_allclose(knn.outlier_scores_, ref, rtol=1e-5)
-    np.testing.assert_allclose(knn.score_samples(X[:40]), knn.scores_[:40], rtol=1e-6)
+    # float32 distances (kneighbors re-scores exactly only where the order could change)
+    np.testing.assert_allclose(knn.score_samples(X[:40]), knn.scores_[:40], rtol=1e-5)
     lof = OutlierFilter(method="lof").fit(X)
     ref = LocalOutlierFactor(n_neighbors=20).fit(X).negative_outlier_factor_
     np.testing.assert_allclose(lof.outlier_scores_, -ref, rtol=1e-6)
