@@ -179,7 +179,9 @@ def test_numba_tiles_agree_with_sklearn_at_the_edges(n, m, k):
         assert (np.sort(i, axis=1) == np.arange(n)).all()
 
 
-@pytest.mark.parametrize("backend", ["numba", "torch", "sklearn"] + (["faiss"] * _faiss_available()))
+@pytest.mark.parametrize(
+    "backend", ["numba", "torch", "sklearn"] + (["faiss"] * _faiss_available())
+)
 def test_kth_neighbour_is_exact_where_float32_cannot_tell(backend):
     """Rows far from the origin: the float32 expansion's error (about 1e-7 * |x|^2, here
     ~1e-2) exceeds many gaps between neighbours; the k-th must still be the true one."""
