@@ -444,7 +444,7 @@ def test_float32_input(duplicates):
 
 def test_device_and_backend_recorded():
     f = SimilarityFilter(device="cpu").fit(np.random.default_rng(0).normal(size=(30, 3)))
-    assert f.device_ == "cpu" and f.backend_ in ("faiss", "torch")
+    assert f.device_ == "cpu" and f.backend_ == "numba"
 
 
 @pytest.mark.skipif(cuda_available(), reason="checks the error without a GPU")
