@@ -159,6 +159,11 @@ def _float64_candidates(Q, Xdb, db_sq_norms, kk, memory_budget):
     return best_sq, best_idx
 
 
+def _float32_error(Q, db_sq_norms):
+    """Bound on the float32 expansion's error for each query against any row, shape (m,)."""
+    return 1e-5 * (np.einsum("ij,ij->i", Q, Q, dtype=np.float64) + db_sq_norms.max())
+
+
 def _uncertain_rows(Xq, sq, db_sq_norms, k):
     """Rows whose k-th neighbour the float32 candidates cannot certify.
 
@@ -169,8 +174,7 @@ def _uncertain_rows(Xq, sq, db_sq_norms, k):
     at the k-th place, a few per ten thousand on clustered data) are searched again
     in float64 by :func:`_float64_candidates`.
     """
-    q_norms = np.einsum("ij,ij->i", Xq, Xq, dtype=np.float64)
-    tol = 1e-5 * (q_norms + db_sq_norms.max())
+    tol = _float32_error(Xq, db_sq_norms)
     kth = np.partition(sq, k - 1, axis=1)[:, k - 1]
     return np.flatnonzero(sq.max(axis=1) - kth <= 2.0 * tol)
 
@@ -201,7 +205,7 @@ def _certify(Q, Xdb, db_sq_norms, sq, idx, k, memory_budget, workers):
         sq[redo] = np.take_along_axis(exact, order, axis=1)
         idx[redo] = np.take_along_axis(w_idx, order, axis=1)
         # certain now when the widest candidate's float32 score clears the exact k-th
-        tol = 1e-5 * (np.einsum("ij,ij->i", Q[redo], Q[redo], dtype=np.float64) + db_sq_norms.max())
+        tol = _float32_error(Q[redo], db_sq_norms)
         redo = redo[w_sq.max(axis=1) - tol <= sq[redo, k - 1] + tol]
     if redo.size:
         sq[redo], idx[redo] = _float64_candidates(Q[redo], Xdb, db_sq_norms, kk, memory_budget)
