@@ -286,15 +286,9 @@ def _distances64(X, rows, idx):
     """Float64 distances from each of ``rows`` to its listed samples ``idx[i]``.
 
     The searches run in float32 (distances good to about 1e-5 relative at 64 features);
-    the tree's weights are recomputed from the difference vectors, in chunks of about
-    a million numbers.
+    the tree's weights are recomputed from the difference vectors, summed in float64.
     """
-    out = np.empty(idx.shape)
-    step = max(1, (1 << 20) // max(1, idx.shape[1] * X.shape[1]))
-    for start in range(0, rows.size, step):
-        part = slice(start, start + step)
-        out[part] = np.sqrt(_exact_sq(X[rows[part]], X[idx[part]]))
-    return out
+    return np.sqrt(_exact_sq(X[rows], X, idx))
 
 
 def _find_roots(parent):

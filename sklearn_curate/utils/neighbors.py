@@ -60,72 +60,71 @@ def _check_inputs(X, query, n_neighbors, metric):
         )
 
 
-def _exact_sq(q, cand):
-    """Exact squared distances between q (m, d) and its candidates cand (m, c, d).
+def _exact_sq(Q, X, idx, workers=1, approx=None, limit=None):
+    """Exact squared distances from each row of ``Q`` (m, d) to its candidates.
 
-    Computed from the difference vectors, so identical rows get exactly 0 and the
-    same pair gets the same value whichever backend found it.
+    ``idx`` (m, c) lists rows of ``X`` (n, d). Summed in float64 from the difference
+    vectors (:func:`sklearn_curate.utils._brute_knn.exact_sq`, ``workers`` threads),
+    so identical rows get exactly 0 and the same pair gets the same value whichever
+    backend found it. Where ``approx`` (m, c) and ``limit`` (m,) are given, candidates
+    with ``approx > limit`` are skipped and get ``inf``. Returns (m, c) float64.
     """
-    diff = cand - q[:, None, :]
-    return np.einsum("mcd,mcd->mc", diff, diff).astype(np.float64)
+    from ._brute_knn import exact_sq
+
+    Q = np.ascontiguousarray(Q)
+    X = np.ascontiguousarray(X, dtype=Q.dtype)
+    idx = np.ascontiguousarray(idx, dtype=np.int64)
+    if approx is None:
+        approx, limit = np.zeros(idx.shape), np.zeros(Q.shape[0])
+    approx = np.ascontiguousarray(approx, dtype=np.float64)
+    limit = np.ascontiguousarray(limit, dtype=np.float64)
+    step = -(-Q.shape[0] // max(1, int(workers)))
+    if step >= Q.shape[0]:
+        return exact_sq(Q, X, idx, approx, limit)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(workers) as pool:  # the kernel releases the GIL
+        parts = pool.map(
+            lambda s: exact_sq(
+                Q[s : s + step], X, idx[s : s + step], approx[s : s + step], limit[s : s + step]
+            ),
+            range(0, Q.shape[0], step),
+        )
+        return np.concatenate(list(parts))
 
 
-def _rescore_where_rounding_matters(Xq, Xdb, db_sq_norms, sq, idx, is_self):
-    """Re-score, in place, the rows of ``sq`` where float32 rounding could matter.
+def _finish(Xq, Xdb, tol, sq, idx, self_rows, k, metric, workers=1):
+    """Exact distances, self removal, deterministic order.
 
-    Those are rows with a candidate within the expansion's rounding error of the
-    query (``1e-5 * (|q|^2 + |x|^2)``) or two candidates that close to each other.
+    The brute-force backends rank by the fast ``|q|^2 - 2 q.x + |x|^2`` expansion,
+    whose float32 rounding (about ``1e-7 * (|q|^2 + |x|^2)``) turns exact duplicates
+    into ~1e-3, is off by several 1e-5 relative for neighbours close next to their
+    norms, and orders near-ties by noise. Every candidate is therefore re-scored from
+    the difference vectors in float64 (``O(k d)`` per row, a few percent of the
+    search; candidates whose float32 score is beyond the k-th by more than twice
+    the row's error bound ``tol`` (m,) cannot be among the first k and get ``inf``),
+    unless ``tol`` is None (a k-d tree already computes each distance that way);
+    then every row is sorted by (distance, index).
     """
-    q_norms = np.einsum("ij,ij->i", Xq, Xq, dtype=np.float64)
-    tol = 1e-5 * (q_norms[:, None] + db_sq_norms[idx])
-    if is_self is not None:
-        tol[is_self] = 0.0
-    order = np.argsort(sq, axis=1, kind="stable")
-    s_sorted = np.take_along_axis(sq, order, axis=1)
-    t_sorted = np.take_along_axis(tol, order, axis=1)
-    near_zero = ((s_sorted >= 0) & (s_sorted < t_sorted)).any(1)
-    gaps = np.diff(s_sorted, axis=1)
-    near_tie = (
-        (gaps < np.maximum(t_sorted[:, 1:], t_sorted[:, :-1])) & (s_sorted[:, :-1] >= 0)
-    ).any(1)
-    rows = np.flatnonzero(near_zero | near_tie)
-    step = max(1, 2**25 // max(1, idx.shape[1] * Xq.shape[1]))  # ~128 MiB of float32
-    for start in range(0, rows.shape[0], step):
-        r = rows[start : start + step]
-        exact = _exact_sq(Xq[r], Xdb[idx[r]])
-        if is_self is not None:
-            exact[is_self[r]] = -1.0
-        sq[r] = exact
+    if tol is None:
+        sq = np.maximum(np.asarray(sq, dtype=np.float64), 0.0)
+    else:
+        # only candidates that can be among the first k: within twice the float32
+        # error bound of the k-th (or k+1-th, counting self) float32 score
+        k_self = min(k + (self_rows is not None), sq.shape[1])
+        kth = np.partition(sq, k_self - 1, axis=1)[:, k_self - 1]
+        sq = _exact_sq(Xq, Xdb, idx, workers, approx=sq, limit=kth + 2.0 * tol)
+    from ._brute_knn import first_k
 
-
-def _finish(Xq, Xdb, db_sq_norms, sq, idx, self_rows, k, metric, exact=False):
-    """Exact distances where rounding matters, self removal, deterministic order.
-
-    The backends rank by the fast ``|q|^2 - 2 q.x + |x|^2`` expansion, whose float32
-    rounding (about ``1e-6 * (|q|^2 + |x|^2)``) turns exact duplicates into ~1e-3
-    and orders near-ties by noise. Rows where some candidate is that close to the
-    query, or two candidates are that close to each other, are re-scored from the
-    vectors (``O(k d)`` each); then every row is sorted by (distance, index). On
-    data without ties this touches few rows, so it costs little next to the search.
-    """
-    sq = np.maximum(np.asarray(sq, dtype=np.float64), 0.0)
-    is_self = None if self_rows is None else idx == self_rows[:, None]
-    if is_self is not None:
-        sq[is_self] = -1.0  # self sorts first, then is cut
-    if not exact:  # a k-d tree already computes each distance from the difference vector
-        _rescore_where_rounding_matters(Xq, Xdb, db_sq_norms, sq, idx, is_self)
-    d = np.where(
-        sq < 0, -np.inf, np.sqrt(np.maximum(sq, 0.0)) if metric == "euclidean" else 0.5 * sq
+    m = idx.shape[0]
+    me = np.full(m, -1, np.int64) if self_rows is None else np.asarray(self_rows, np.int64)
+    sq, idx = first_k(
+        np.ascontiguousarray(sq, dtype=np.float64),
+        np.ascontiguousarray(idx, dtype=np.int64),
+        me,
+        min(k, idx.shape[1]),
     )
-    order = np.lexsort((idx, d), axis=-1)
-    d = np.take_along_axis(d, order, axis=1)
-    idx = np.take_along_axis(idx, order, axis=1)
-    if self_rows is not None and d.shape[1] > k:
-        # drop self where it is among the candidates, else the farthest candidate
-        has_self = np.isneginf(d[:, :1])
-        d = np.where(has_self, d[:, 1:], d[:, :-1])
-        idx = np.where(has_self, idx[:, 1:], idx[:, :-1])
-    return np.ascontiguousarray(d[:, :k]), np.ascontiguousarray(idx[:, :k])
+    return (np.sqrt(sq) if metric == "euclidean" else 0.5 * sq), idx
 
 
 def _float64_candidates(Q, Xdb, db_sq_norms, kk, memory_budget):
@@ -168,7 +167,8 @@ def _uncertain_rows(Xq, sq, db_sq_norms, k):
     """Rows whose k-th neighbour the float32 candidates cannot certify.
 
     The backends' float32 expansion is off by up to about ``1e-5 * (|q|^2 + |x|^2)``
-    (the tolerance :func:`_rescore_where_rounding_matters` uses). A row is certain
+    (:func:`_float32_error`, a bound with a safety factor over the ``1e-7`` typical
+    error). A row is certain
     when its farthest candidate scores more than twice that above its k-th: then no
     row outside the list can be truly nearer than the k-th. The others (near-ties
     at the k-th place, a few per ten thousand on clustered data) are searched again
@@ -196,11 +196,7 @@ def _certify(Q, Xdb, db_sq_norms, sq, idx, k, memory_budget, workers):
     wide = min(n, 4 * kk)
     if wide > kk:
         w_sq, w_idx = _numba_searcher(Xdb, wide, workers)(Q[redo])
-        exact = np.empty_like(w_sq)
-        step = max(1, 2**25 // max(1, wide * Q.shape[1]))  # ~128 MiB of float32
-        for s0 in range(0, redo.size, step):
-            r = redo[s0 : s0 + step]
-            exact[s0 : s0 + step] = _exact_sq(Q[r], Xdb[w_idx[s0 : s0 + step]])
+        exact = _exact_sq(Q[redo], Xdb, w_idx, workers)
         order = np.argsort(exact, axis=1, kind="stable")[:, :kk]
         sq[redo] = np.take_along_axis(exact, order, axis=1)
         idx[redo] = np.take_along_axis(w_idx, order, axis=1)
@@ -327,7 +323,7 @@ _PROBE_FIRST = 32
 _PROBE_GIVE_UP = 4.0
 
 
-def _faster_of_tree_and_brute(Xdb, kk, kk_tree, brute, memory_budget, workers):
+def _faster_of_tree_and_brute(Xdb, Xs, kk, kk_tree, brute, memory_budget, workers):
     """Time a k-d tree and the brute-force backend on a sample of queries.
 
     A k-d tree is exact and beats brute force by several times when the data have
@@ -338,7 +334,8 @@ def _faster_of_tree_and_brute(Xdb, kk, kk_tree, brute, memory_budget, workers):
     the work at n=50,000), then the tree answers 32 of them and, unless that already
     shows it ``_PROBE_GIVE_UP`` times slower per query, the other 480; the faster
     serves the whole search. The fixed cost of building either index is left out.
-    Either way the neighbours are exact.
+    Either way the neighbours are exact. The tree indexes ``Xdb``; brute force
+    indexes ``Xs``, the same rows as searched (see :func:`_search_copy`).
 
     Returns
     -------
@@ -349,10 +346,11 @@ def _faster_of_tree_and_brute(Xdb, kk, kk_tree, brute, memory_budget, workers):
     import time
 
     rng = np.random.default_rng(0)
-    q = Xdb[rng.choice(Xdb.shape[0], size=min(_PROBE_QUERIES, Xdb.shape[0]), replace=False)]
-    brute_search = _searcher(brute, Xdb, kk, "cpu", memory_budget, workers)
+    rows = rng.choice(Xdb.shape[0], size=min(_PROBE_QUERIES, Xdb.shape[0]), replace=False)
+    q = Xdb[rows]
+    brute_search = _searcher(brute, Xs, kk, "cpu", memory_budget, workers)
     t0 = time.perf_counter()
-    brute_search(q)
+    brute_search(Xs[rows])
     per_query_brute = (time.perf_counter() - t0) / len(q)
     # the tree's distances are exact: it needs no candidates past the k-th
     tree_search = _searcher("kdtree", Xdb, kk_tree, "cpu", memory_budget, workers)
@@ -367,6 +365,34 @@ def _faster_of_tree_and_brute(Xdb, kk, kk_tree, brute, memory_budget, workers):
     if per_query_tree < per_query_brute:
         return "kdtree", tree_search
     return brute, brute_search
+
+
+def _search_copy(Xn, Qn, self_search):
+    """Return the rows the float32 brute-force search runs on, centred where it pays.
+
+    The expansion ``|q|^2 - 2 q.x + |x|^2`` loses about ``1e-7 (|q|^2 + |x|^2)`` to
+    float32 rounding however near q and x are, so rows far from the origin (image
+    features, data scaled to [0, 1]) get ranks that the float32 scores cannot tell
+    apart. Distances do not change under a shift; centring at the mean shrinks the
+    norms (tenfold on 50 Gaussian clusters scaled to [0, 1]), so far fewer rows need
+    the second search of :func:`_certify` (at d = 128: 2,916 of 50,000 before, none
+    after). Each shifted coordinate is rounded once (``6e-8 |x - mean|``), well
+    inside the error bound :func:`_float32_error` allows, and the returned distances
+    are re-scored on the unshifted rows. Centred only where it shrinks the mean
+    squared norm at least twofold, as it costs one copy of ``X``.
+
+    Returns
+    -------
+    Xs, Qs : ndarray of shape (n, d) and (m, d), float32
+        ``Xn`` and ``Qn`` themselves, or copies less the mean of ``Xn``.
+    """
+    mean = Xn.mean(axis=0, dtype=np.float64)
+    mean_sq = np.einsum("ij,ij->", Xn, Xn, dtype=np.float64) / max(1, Xn.shape[0])
+    if not mean @ mean > 0.5 * mean_sq:
+        return Xn, Qn
+    shift = mean.astype(np.float32)  # one shift for every row: distances unchanged
+    Xs = Xn - shift
+    return Xs, (Xs if self_search else Qn - shift)
 
 
 def kneighbors(
@@ -514,6 +540,9 @@ def kneighbors(
     k_self = n_neighbors + (1 if query is None else 0)
     kk = min(k_self + max(_BOUNDARY_MARGIN, n_neighbors), n)
     workers = effective_n_jobs(n_jobs)
+    # brute force searches centred copies where that shrinks the rounding (the k-d tree
+    # computes exact distances on the rows as given); _finish re-scores on Xn, Qn
+    Xs, Qs = (Xn, Qn) if chosen == "kdtree" else _search_copy(Xn, Qn, query is None)
     if (
         backend == "auto"
         and chosen != "torch"
@@ -521,13 +550,15 @@ def kneighbors(
         and n >= KDTREE_MIN_SAMPLES
     ):
         chosen, search = _faster_of_tree_and_brute(
-            Xn, kk, min(k_self, n), chosen, memory_budget, workers
+            Xn, Xs, kk, min(k_self, n), chosen, memory_budget, workers
         )
     else:
         if chosen == "kdtree":
             kk = min(k_self, n)  # exact distances: no candidates past the k-th needed
-        search = _searcher(chosen, Xn, kk, choice.device, memory_budget, workers)
-    db_sq_norms = np.einsum("ij,ij->i", Xn, Xn, dtype=np.float64)
+        search = _searcher(chosen, Xs, kk, choice.device, memory_budget, workers)
+    if chosen == "kdtree":
+        Xs, Qs = Xn, Qn
+    db_sq_norms = np.einsum("ij,ij->i", Xs, Xs, dtype=np.float64)
     m = Qn.shape[0]
     distances = np.empty((m, n_neighbors), dtype=np.float64)
     indices = np.empty((m, n_neighbors), dtype=np.int64)
@@ -541,22 +572,15 @@ def kneighbors(
         starts = tqdm(starts, total=math.ceil(m / slab), desc="k-nearest neighbours")
     for start in starts:
         stop = min(start + slab, m)
-        sq, idx = search(Qn[start:stop])
+        sq, idx = search(Qs[start:stop])
         if chosen != "kdtree" and kk < n:
             sq, idx = _certify(
-                Qn[start:stop], Xn, db_sq_norms, sq, idx, k_self, memory_budget, workers
+                Qs[start:stop], Xs, db_sq_norms, sq, idx, k_self, memory_budget, workers
             )
         self_rows = np.arange(start, stop) if query is None else None
+        tol = None if chosen == "kdtree" else _float32_error(Qs[start:stop], db_sq_norms)
         distances[start:stop], indices[start:stop] = _finish(
-            Qn[start:stop],
-            Xn,
-            db_sq_norms,
-            sq,
-            idx,
-            self_rows,
-            n_neighbors,
-            metric,
-            exact=chosen == "kdtree",
+            Qn[start:stop], Xn, tol, sq, idx, self_rows, n_neighbors, metric, workers
         )
     return (distances, indices, chosen) if return_backend else (distances, indices)
 
