@@ -15,6 +15,7 @@ recall is the share of pairs with exactly one member dropped.
 
 import numpy as np
 import pytest
+from conftest import scaled
 
 from sklearn_curate.base import select_lowest
 from sklearn_curate.curation.similarity import SimilarityFilter
@@ -148,3 +149,44 @@ def test_quality_on_digits(benchmark, fault):
         one_shot_unshuffled_precision=base_unshuffled[0],
         one_shot_unshuffled_recall=base_unshuffled[1],
     )
+
+
+@pytest.mark.parametrize(
+    "n, d, fraction",
+    [(300_000, 32, 0.05), (30_000, 32, 0.3)],
+    ids=["n300000-d32-f0.05", "n30000-d32-f0.3"],
+)
+def test_fit_against_one_knn_graph(benchmark, n, d, fraction):
+    """Issue 17's target: a fit costs at most 1.5 times one k-NN graph of the same rows.
+
+    Clustered float32 rows with 5% near-copies (``embeddings``). Timed one after the
+    other in this process: ``kneighbors(X, k)`` with the filter's own ``k``, then the
+    fit (which builds that graph itself, then runs the greedy removal with its
+    re-searches). ``extra_info`` holds both times, their ratio and ``n_requeries``.
+    """
+    import time
+
+    X, source = embeddings(scaled(n), d)
+    f = SimilarityFilter(fraction, device="cpu")
+    SimilarityFilter(fraction, device="cpu").fit(X[:3000])  # warm the kernels up
+    k = min(f.n_neighbors, X.shape[0] - 1)
+    t0 = time.perf_counter()
+    kneighbors(X, k)
+    knn_seconds = time.perf_counter() - t0
+    benchmark.pedantic(f.fit, args=(X,), rounds=1, iterations=1, warmup_rounds=0)
+    fit_seconds = benchmark.stats.stats.mean
+    benchmark.extra_info.update(
+        n_samples=X.shape[0],
+        n_features=d,
+        fraction=fraction,
+        n_neighbors=f.n_neighbors_,
+        backend=f.backend_,
+        knn_graph_seconds=knn_seconds,
+        fit_seconds=fit_seconds,
+        fit_over_knn_graph=fit_seconds / knn_seconds,
+        n_requeries=f.n_requeries_,
+        samples_per_second=X.shape[0] / fit_seconds,
+    )
+    if fraction == 0.05:  # as many rows dropped as near-copies injected
+        precision, recall = pair_quality(source, f.support_)
+        benchmark.extra_info.update(precision=precision, recall=recall)

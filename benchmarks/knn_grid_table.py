@@ -1,6 +1,8 @@
 """Render ``bench_knn_grid.py``'s JSON as the Markdown tables of docs/benchmarks.md.
 
-Usage: ``python benchmarks/knn_grid_table.py benchmarks/results/knn-grid-<...>.json``
+Usage: ``python benchmarks/knn_grid_table.py benchmarks/results/knn-grid-<...>.json
+[more.json ...]`` (the grid can be run in parts, e.g. ``-k "test_grid and 50000"``;
+each time is read as a share of the sgemm throughput measured in its own run).
 """
 
 import json
@@ -12,22 +14,26 @@ def _fmt(x, digits=2):
     return "" if x is None else f"{x:.{digits}f}"
 
 
-def main(path):
+def main(*paths):
     """Print the grid, the 1,000,000 x 64 search and the memory rows as Markdown."""
-    with open(path) as f:
-        data = json.load(f)
+    runs = []
+    for path in paths:
+        with open(path) as f:
+            runs.append(json.load(f))
+    cpu = runs[0]["machine_info"].get("cpu", {})
+    dates = sorted({run["datetime"][:16].replace("T", " ") for run in runs})
     print(
-        f"Machine: {data['machine_info'].get('cpu', {}).get('brand_raw', '?')}, "
-        f"{data['machine_info'].get('cpu', {}).get('count', '?')} logical cores; "
-        f"date: {data['datetime'][:10]}\n"
+        f"Machine: {cpu.get('brand_raw', '?')}, {cpu.get('count', '?')} logical cores; "
+        f"runs started (UTC): {', '.join(dates)}\n"
     )
     grid = defaultdict(dict)
     million = {}
     memory = {}
-    sgemm = None
-    for b in data["benchmarks"]:
+    sgemms = []
+    for b in (b for run in runs for b in run["benchmarks"]):
         info = b["extra_info"]
-        sgemm = info.get("sgemm_gflops", sgemm)
+        if "sgemm_gflops" in info:
+            sgemms.append(info["sgemm_gflops"])
         if b["name"].startswith("test_grid"):
             key = (info["n_samples"], info["n_features"], info["distribution"])
             grid[key][info["method"]] = (b["stats"]["mean"], info)
@@ -35,7 +41,11 @@ def main(path):
             million[info["method"]] = (b["stats"]["mean"], info)
         elif b["name"].startswith("test_extra_peak"):
             memory[info["method"]] = info["extra_peak_mib"]
-    print(f"float32 matrix product (4,096-square sgemm, all cores): {sgemm:.0f} GFLOP/s\n")
+    if sgemms:
+        print(
+            "float32 matrix product (4,096-square sgemm, all cores, measured in each "
+            f"run): {min(sgemms):.0f}-{max(sgemms):.0f} GFLOP/s\n"
+        )
     print(
         "| n x d | data | scikit-learn brute (s) | faiss IndexFlatL2 (s) | ours (s) | ours: backend "
         "| faster peer / ours | ours GFLOP/s (share of sgemm) | recall |"
@@ -48,7 +58,7 @@ def main(path):
         ours, info = row.get("ours", (None, {}))
         peers = [t for t in (sk, fa) if t is not None]
         speedup = min(peers) / ours if peers and ours else None
-        share = info.get("gflops", 0) / sgemm if sgemm and info else None
+        share = info["gflops"] / info["sgemm_gflops"] if "sgemm_gflops" in info else None
         print(
             f"| {n:,} x {d} | {dist} | {_fmt(sk)} | {_fmt(fa)} | {_fmt(ours)} | "
             f"{info.get('backend', '')} | {_fmt(speedup)}x | "
@@ -72,4 +82,4 @@ def main(path):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(*sys.argv[1:])

@@ -16,13 +16,14 @@ import math
 from numbers import Integral, Real
 
 import numpy as np
+from joblib import effective_n_jobs
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..base import BaseCurator
 from ..utils._device import is_gpu_array, resolve_device, to_numpy
-from ..utils.neighbors import kneighbors
+from ..utils.neighbors import _exact_sq, kneighbors
 
 __all__ = ["UNIT_INTERVAL_ATOL", "CoverageScorer", "naive_coverage_radius"]
 
@@ -74,10 +75,10 @@ def _kth_radius(X_db, k, query=None, device="auto"):
     kk = min(k + _EXTRA_CANDIDATES, n - 1 if query is None else n)
     _, idx, backend = kneighbors(X_db, kk, query=query, device=device, return_backend=True)
     Q = X_db if query is None else query
-    sq = np.zeros(idx.shape, dtype=np.float64)
-    for j in range(X_db.shape[1]):
-        diff = X_db[idx, j] - Q[:, j][:, None]
-        sq += diff * diff
+    # float64 differences summed in order of the features: the KD-tree's arithmetic
+    sq = _exact_sq(
+        np.asarray(Q, dtype=np.float64), np.asarray(X_db, dtype=np.float64), idx, workers=effective_n_jobs(-1)
+    )
     order = np.argsort(sq, axis=1, kind="stable")[:, k - 1]
     rows = np.arange(idx.shape[0])
     radii = np.sqrt(sq[rows, order]).astype(np.float32)

@@ -513,11 +513,9 @@ class SimilarityFilter(BaseCurator):
     along. On the CPU that search is one float32 matrix product of those rows with
     all rows (removed rows masked, nothing copied or indexed), and the candidates
     within a proven bound of its float32 rounding are scored again in float64, so
-    the lists it returns are exact, ties ordered by index. The pair removed is
-    always a closest remaining pair, up to the float32 rounding of the first search
-    in ``kneighbors`` (which also decides which pair goes first among pairs at
-    exactly the same distance, e.g. when more than k rows are copies of one row);
-    the test suite checks the removal order against an ``O(n^2)``-memory
+    the lists it returns are exact, ties ordered by index, as are the first lists
+    from ``kneighbors``. The pair removed is always a closest remaining pair; the
+    test suite checks the removal order against an ``O(n^2)``-memory
     implementation.
 
     Cost. One exact k-NN search, ``O(n^2 d)`` operations (on the GPU with
