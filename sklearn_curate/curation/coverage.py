@@ -77,7 +77,10 @@ def _kth_radius(X_db, k, query=None, device="auto"):
     Q = X_db if query is None else query
     # float64 differences summed in order of the features: the KD-tree's arithmetic
     sq = _exact_sq(
-        np.asarray(Q, dtype=np.float64), np.asarray(X_db, dtype=np.float64), idx, workers=effective_n_jobs(-1)
+        np.asarray(Q, dtype=np.float64),
+        np.asarray(X_db, dtype=np.float64),
+        idx,
+        workers=effective_n_jobs(-1),
     )
     order = np.argsort(sq, axis=1, kind="stable")[:, k - 1]
     rows = np.arange(idx.shape[0])
