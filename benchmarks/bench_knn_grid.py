@@ -1,6 +1,6 @@
 """Exact k-NN at every width and distribution: ours against faiss and scikit-learn (issue 17).
 
-Run (about 25 minutes on 2 cores; ``BENCH_SCALE=0.1`` for a smoke run)::
+Run (about 40 minutes on 2 cores, in parts with ``-k``; ``BENCH_SCALE=0.1`` for a smoke run)::
 
     python -m pytest benchmarks/bench_knn_grid.py \\
         --benchmark-json=benchmarks/results/knn-grid-<machine>-<date>.json

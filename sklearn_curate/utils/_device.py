@@ -43,8 +43,8 @@ _GPU_BACKEND = {
 # The last of each is a runtime dependency, so there always is one.
 _CPU_BACKENDS = {
     # our blocked brute force (numba + BLAS, utils/_brute_knn.py): faster than faiss's
-    # IndexFlatL2 at d = 2-128 on 50,000 uniform rows (2-core CPU, 2026-11-30, a quick
-    # check); the full grid against both peers is benchmarks/bench_knn_grid.py
+    # IndexFlatL2 and scikit-learn's brute force at d = 2-128, within 0.75-1.03x of
+    # faiss at d = 512 (2-core CPU, 2026-12-01, benchmarks/bench_knn_grid.py)
     "knn": ("numba",),
     "embed": ("torch",),
     "data_parameters": ("torch",),
