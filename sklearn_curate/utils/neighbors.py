@@ -427,8 +427,9 @@ def kneighbors(
         Where to search; see :func:`sklearn_curate.utils._device.resolve_device`.
     backend : {"auto", "numba", "faiss", "sklearn", "torch", "kdtree"}, default="auto"
         ``"auto"`` uses torch on CUDA; on the CPU our blocked brute force
-        (``"numba"``), which was faster than both faiss ``IndexFlatL2`` and
-        scikit-learn's brute force at d = 2 to 128 (1.09x to 33x) and within
+        (``"numba"``), which with the k-d tree below (where the probe picks it)
+        was faster than both faiss ``IndexFlatL2`` and scikit-learn's brute
+        force at d = 2 to 128 (1.09x to 33x) and within
         0.75-1.03x of faiss at d = 512 on uniform, clustered and duplicate-heavy
         rows (2-core CPU, 2026-12-01, ``benchmarks/bench_knn_grid.py``; table in
         docs/benchmarks.md).
