@@ -5,20 +5,23 @@ Run with::
     pytest benchmarks/bench_selection.py --benchmark-only \\
         --benchmark-json=benchmarks/results/selection-cpu-2core-<date>.json
 
-Quality. scikit-learn's digits, split 70 / 30 (stratified, seed 0); the embedding is
-PCA to 30 dimensions of the standardised pixels, fitted on the 1,257 training rows.
-With a budget of 5% and 10% of them, a LogisticRegression is trained on the chosen
-rows and scored on the 540 held-out rows, for: DiversitySelector (greedy k-center),
-BalanceSelector (uniform classes, greedy k-center inside each; it reads the labels,
-which a labelling round does not have), the rows nearest to the centroids of
-k-means with the budget's number of clusters, and the same budget drawn at random
-(mean and standard deviation over 10 draws). ``extra_info`` also holds each
-selection's covering radius (largest distance of a training row to its nearest
-chosen row).
+Quality. scikit-learn's digits, five stratified 70 / 30 splits (seeds 0-4); the
+embedding is PCA to 30 dimensions of the raw or of the standardised pixels, fitted on
+the 1,257 training rows. With a budget of 5% and 10% of them (63 and 126 rows), a
+LogisticRegression is trained on the chosen rows and scored on the 540 held-out rows,
+for: DiversitySelector (greedy k-center), the same with
+``prefilter=OutlierFilter(contamination=0.05)``, BalanceSelector (uniform classes,
+greedy k-center inside each; it reads the labels, which a labelling round does not
+have), the rows nearest to the centroids of k-means with the budget's number of
+clusters, and the same budget drawn at random (10 draws per split). ``extra_info``
+holds the accuracy's mean, standard deviation and minimum over splits (and draws), and
+each selection's covering radius (largest distance of a training row to its nearest
+chosen row). The time is one selection on the first split.
 
-Speed. 100,000 x 64 clustered rows to 1,000 selected: DiversitySelector (one thread
-and all cores) against a plain numpy farthest-point loop (``np.linalg.norm`` of the
-differences per pick), with whether both picked the same rows.
+Speed. 100,000 x 64 rows to 1,000 selected, clustered (100 Gaussian clusters) and
+isotropic Gaussian: DiversitySelector (one thread and all cores) against a plain
+numpy farthest-point loop (``np.linalg.norm`` of the differences per pick), with
+whether both picked the same rows.
 """
 
 import numpy as np
@@ -32,6 +35,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_curate.curation.balance import BalanceSelector
+from sklearn_curate.curation.outliers import OutlierFilter
 from sklearn_curate.curation.selection import DiversitySelector
 
 BUDGETS = [0.05, 0.10]
@@ -40,15 +44,29 @@ N_SPEED, D_SPEED, K_SPEED = 100_000, 64, 1_000
 
 
 # -- quality on digits ---------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def digits_split():
+EMBEDDINGS = ["pixels-pca30", "standardized-pca30"]
+N_SPLITS = 5
+
+
+@pytest.fixture(scope="module", params=EMBEDDINGS)
+def digits_splits(request):
+    """Five stratified 70 / 30 splits of digits, embedded by a PCA fitted on the training rows.
+
+    ``pixels-pca30``: PCA to 30 dimensions of the raw pixels; ``standardized-pca30``: of
+    the standardised pixels (which turns rare pixels into a few far-out rows).
+    """
     X, y = load_digits(return_X_y=True)
-    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.3, stratify=y, random_state=0)
-    scaler = StandardScaler().fit(X_tr)
-    pca = PCA(30, random_state=0).fit(scaler.transform(X_tr))
-    E_tr = pca.transform(scaler.transform(X_tr))
-    E_te = pca.transform(scaler.transform(X_te))
-    return E_tr, E_te, y_tr, y_te
+    splits = []
+    for seed in range(N_SPLITS):
+        X_tr, X_te, y_tr, y_te = train_test_split(
+            X, y, test_size=0.3, stratify=y, random_state=seed
+        )
+        if request.param.startswith("standardized"):
+            scaler = StandardScaler().fit(X_tr)
+            X_tr, X_te = scaler.transform(X_tr), scaler.transform(X_te)
+        pca = PCA(30, random_state=0).fit(X_tr)
+        splits.append((pca.transform(X_tr), pca.transform(X_te), y_tr, y_te))
+    return request.param, splits
 
 
 def _accuracy(E_tr, y_tr, E_te, y_te, rows):
@@ -69,40 +87,48 @@ def _kmeans_rows(E, k):
     return np.unique(np.argmin(d, axis=0))
 
 
-METHODS = ["diversity", "balance", "kmeans", "random"]
+def _select(method, E, y, k, seed):
+    """The selections of one method on one split (ten draws for "random")."""
+    if method == "diversity":
+        return [DiversitySelector(n_samples=k).fit(E).selection_order_]
+    if method == "diversity+outliers":
+        sel = DiversitySelector(n_samples=k, prefilter=OutlierFilter(contamination=0.05))
+        return [sel.fit(E).selection_order_]
+    if method == "balance":
+        return [BalanceSelector(n_samples=k).fit(E, y).selection_order_]
+    if method == "kmeans":
+        return [_kmeans_rows(E, k)]
+    rng = np.random.default_rng(seed)
+    return [rng.choice(E.shape[0], k, replace=False) for _ in range(N_DRAWS)]
+
+
+METHODS = ["diversity", "diversity+outliers", "balance", "kmeans", "random"]
 
 
 @pytest.mark.parametrize("budget", BUDGETS)
 @pytest.mark.parametrize("method", METHODS)
-def test_quality_digits(benchmark, digits_split, method, budget):
-    E_tr, E_te, y_tr, y_te = digits_split
+def test_quality_digits(benchmark, digits_splits, method, budget):
+    name, splits = digits_splits
+    E_tr, _, y_tr, _ = splits[0]
     n = E_tr.shape[0]
     k = int(round(budget * n))
-    result = {}
-
-    def select():
-        if method == "diversity":
-            result["draws"] = [DiversitySelector(n_samples=k).fit(E_tr).selection_order_]
-        elif method == "balance":
-            result["draws"] = [BalanceSelector(n_samples=k).fit(E_tr, y_tr).selection_order_]
-        elif method == "kmeans":
-            result["draws"] = [_kmeans_rows(E_tr, k)]
-        else:
-            rng = np.random.default_rng(0)
-            result["draws"] = [rng.choice(n, k, replace=False) for _ in range(N_DRAWS)]
-
-    benchmark.pedantic(select, rounds=1, iterations=1, warmup_rounds=0)
-    benchmark.group = f"selection quality digits {budget:.0%}"
-    accs = [_accuracy(E_tr, y_tr, E_te, y_te, rows) for rows in result["draws"]]
-    radii = [_radius(E_tr, rows) for rows in result["draws"]]
-    classes = [len(np.unique(y_tr[rows])) for rows in result["draws"]]
+    benchmark.pedantic(_select, args=(method, E_tr, y_tr, k, 0), rounds=1, iterations=1)
+    benchmark.group = f"selection quality digits {name} {budget:.0%}"
+    accs, radii, classes = [], [], []
+    for seed, (E_tr, E_te, y_tr, y_te) in enumerate(splits):
+        for rows in _select(method, E_tr, y_tr, k, seed):
+            accs.append(_accuracy(E_tr, y_tr, E_te, y_te, rows))
+            radii.append(_radius(E_tr, rows))
+            classes.append(len(np.unique(y_tr[rows])))
     record(
         benchmark,
         n,
+        embedding=name,
         method=method,
         budget=budget,
-        n_selected=int(len(result["draws"][0])),
-        n_draws=len(accs),
+        n_selected=k,
+        n_splits=len(splits),
+        n_fits=len(accs),
         accuracy_mean=float(np.mean(accs)),
         accuracy_std=float(np.std(accs)),
         accuracy_min=float(np.min(accs)),
@@ -134,23 +160,28 @@ def numpy_farthest_point(X, k):
     return np.array(order), float(min_d.max())
 
 
-@pytest.fixture(scope="module")
-def speed_data():
-    return clustered(scaled(N_SPEED), D_SPEED)
+@pytest.fixture(scope="module", params=["clustered", "gaussian"])
+def speed_data(request):
+    """Clustered rows (as embeddings are), where the triangle-inequality skip works, and
+    one isotropic Gaussian, where it cannot (every row stays near every centre)."""
+    if request.param == "gaussian":
+        return request.param, np.random.default_rng(1).normal(size=(scaled(N_SPEED), D_SPEED))
+    return request.param, clustered(scaled(N_SPEED), D_SPEED)
 
 
 @pytest.mark.parametrize("n_jobs", [1, -1])
 def test_speed_diversity_selector(benchmark, speed_data, n_jobs):
-    X = speed_data
+    name, X = speed_data
     DiversitySelector(n_samples=5).fit(X[:1000])  # compile (or load) the kernel first
     sel = DiversitySelector(n_samples=K_SPEED, n_jobs=n_jobs)
-    benchmark.pedantic(sel.fit, args=(X,), rounds=3, iterations=1, warmup_rounds=0)
-    benchmark.group = f"selection speed {X.shape[0]} x {X.shape[1]} to {K_SPEED}"
+    benchmark.pedantic(sel.fit, args=(X,), rounds=2, iterations=1, warmup_rounds=0)
+    benchmark.group = f"selection speed {name} {X.shape[0]} x {X.shape[1]} to {K_SPEED}"
     ref, ref_radius = numpy_farthest_point(X[:20_000], 50)
     small = DiversitySelector(n_samples=50, n_jobs=n_jobs).fit(X[:20_000])
     record(
         benchmark,
         X.shape[0],
+        data=name,
         n_jobs=n_jobs,
         n_selected=K_SPEED,
         ms_per_pick=1000 * benchmark.stats.stats.mean / K_SPEED,
@@ -160,18 +191,19 @@ def test_speed_diversity_selector(benchmark, speed_data, n_jobs):
 
 
 def test_speed_numpy_loop(benchmark, speed_data):
-    X = speed_data
+    name, X = speed_data
     out = {}
 
     def run():
         out["order"], out["radius"] = numpy_farthest_point(X, K_SPEED)
 
     benchmark.pedantic(run, rounds=1, iterations=1, warmup_rounds=0)
-    benchmark.group = f"selection speed {X.shape[0]} x {X.shape[1]} to {K_SPEED}"
+    benchmark.group = f"selection speed {name} {X.shape[0]} x {X.shape[1]} to {K_SPEED}"
     ours = DiversitySelector(n_samples=K_SPEED).fit(X)
     record(
         benchmark,
         X.shape[0],
+        data=name,
         peer="numpy farthest-point loop",
         n_selected=K_SPEED,
         ms_per_pick=1000 * benchmark.stats.stats.mean / K_SPEED,

@@ -334,12 +334,17 @@ class DiversitySelector(_BaseSelector):
     Method and cost. One array of length ``n_samples`` holds each row's squared
     distance to its nearest selected row; each pick updates it in one pass over
     ``X`` that also finds the next pick. Time ``O(n_samples * (n_preselected_ +
-    n_selected_) * n_features)``, extra memory ``O(n_samples)`` (no copy of ``X``
-    unless it is not C-contiguous float32 / float64, or ``metric="cosine"``). The
-    distances are summed in float64 from the difference vectors, in order of the
-    features, so the picks are exactly those of the definition: ties go to the
-    lowest row index, and the result does not depend on ``n_jobs``. A row's sum
-    stops once it exceeds the row's current distance, which cannot change then.
+    n_selected_) * n_features)`` at worst; rows that the triangle inequality proves
+    cannot come nearer to the new pick are not read at all (most rows, on clustered
+    embeddings). Extra memory: two arrays of length ``n_samples`` (distances, nearest
+    selected row) and the selected rows' coordinates; no copy of ``X`` unless it is
+    not C-contiguous float32 / float64, or ``metric="cosine"``. The distances are
+    summed in float64 from the difference vectors, in order of the features, so the
+    picks are exactly those of the definition: ties go to the lowest row index, and
+    the result does not depend on ``n_jobs`` (the skips carry a rounding margin, see
+    ``sklearn_curate.curation._kcenter``). On 100,000 x 64 clustered rows, 1,000
+    picks took 1.3 s on 2 CPU cores against 32 s for a plain numpy loop
+    (``docs/benchmarks.md``).
 
     Rounds. Selecting ``a`` rows and then ``b`` more with
     ``preselected=first.selection_order_`` picks the same rows, in the same order,
