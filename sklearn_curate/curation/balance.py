@@ -95,9 +95,10 @@ class BalanceSelector(_BaseSelector):
 
     Attributes
     ----------
-    selection_order_ : ndarray of shape (n_preselected_ + n_selected_,), intp
-        Preselected rows as given, then the picks in the order of the allocation
-        (so any prefix of the picks is balanced).
+    selection_order_ : ndarray of shape (n_kept,), intp
+        The ``n_kept = n_preselected_ + n_selected_`` selected rows: preselected
+        rows as given, then the picks in the order of the allocation (so any prefix
+        of the picks is balanced).
     scores_ : ndarray of shape (n_samples,), float64
         The selection order as a score (see :class:`~sklearn_curate.DiversitySelector`): higher =
         earlier, 0 = not selected.
@@ -216,7 +217,9 @@ class BalanceSelector(_BaseSelector):
             Class labels (binary or multiclass; a one-hot ``y`` is read as labels).
         preselected : array-like of int, or of bool with shape (n_samples,), default=None
             Rows selected in earlier rounds; they count toward the class shares
-            and seed the within-class selection, but not the budget.
+            and seed the within-class selection, but not the budget. In an
+            imbalanced-learn Pipeline they reach the selector only with metadata
+            routing on (``pipeline.fit(X, y, preselected=rows)``).
         candidates : array-like of bool, shape (n_samples,), default=None
             Rows that may be picked; combined with ``prefilter`` by "and".
         **params : dict

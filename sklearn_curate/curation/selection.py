@@ -129,6 +129,11 @@ class _BaseSelector(BaseCurator):
 
     _fraction_param = None
     _ties_follow_scores = False
+    # With metadata routing on, a Pipeline hands these to the selector (requested by
+    # default: no other estimator here takes them); without it, imbalanced-learn's
+    # Pipeline passes no parameters to a sampler step at all.
+    __metadata_request__fit = {"preselected": True, "candidates": True}
+    __metadata_request__fit_resample = {"preselected": True, "candidates": True}
 
     # -- eligibility ------------------------------------------------------------------
     def _eligible(self, X, y, candidates):
@@ -281,9 +286,9 @@ class DiversitySelector(_BaseSelector):
 
     Attributes
     ----------
-    selection_order_ : ndarray of shape (n_preselected_ + n_selected_,), intp
-        The selected rows in order: the preselected ones as given (duplicates
-        removed), then the picks of this fit.
+    selection_order_ : ndarray of shape (n_kept,), intp
+        The ``n_kept = n_preselected_ + n_selected_`` selected rows in order: the
+        preselected ones as given (duplicates removed), then the picks of this fit.
     scores_ : ndarray of shape (n_samples,), float64
         The selection order as a score, higher = picked earlier:
         ``len(selection_order_) - r`` for the row at position ``r`` of
@@ -301,9 +306,9 @@ class DiversitySelector(_BaseSelector):
     n_selected_ : int
         Rows picked in this fit: the budget, or fewer when ``min_distance`` stopped
         the selection or no eligible rows were left (only without a budget).
-    selection_distances_ : ndarray of shape (n_selected_,), float64
-        Distance of each pick to the rows selected before it, in the units of
-        ``metric``; non-increasing. ``inf`` for the first pick without preselected
+    selection_distances_ : ndarray of shape (n_new,), float64
+        Distance of each of the ``n_new = n_selected_`` picks to the rows selected
+        before it, in the units of ``metric``; non-increasing. ``inf`` for the first pick without preselected
         rows.
     covering_radius_ : float
         After the selection: the largest distance of an eligible row to its
@@ -421,6 +426,8 @@ class DiversitySelector(_BaseSelector):
             Rows selected (labelled) in earlier rounds: row indices, or a mask.
             They count as selected from the start, so the picks continue that
             selection; they are part of ``sample_indices_`` but not of the budget.
+            In an imbalanced-learn Pipeline they reach the selector only with
+            metadata routing on (``pipeline.fit(X, y, preselected=rows)``).
         candidates : array-like of bool, shape (n_samples,), default=None
             Rows that may be picked (e.g. ``scores >= 0.5`` for any score of
             yours); combined with ``prefilter`` by "and".

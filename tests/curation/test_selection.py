@@ -5,6 +5,7 @@ import pickle
 import numpy as np
 import pytest
 from imblearn.pipeline import make_pipeline
+from sklearn import config_context
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
@@ -91,6 +92,38 @@ def test_matches_reference_on_embedding(embedding, dtype):
         assert sel.selection_distances_[j] == pytest.approx(d, rel=1e-12)
     assert np.isinf(sel.selection_distances_[0])
     assert np.all(np.diff(sel.selection_distances_[1:]) <= 0)
+
+
+def test_matches_reference_on_a_lattice_with_copies():
+    """Integer lattice points and their copies: exact ties and exact triangle equalities
+    (collinear rows), where the kernel's skip must not change a single pick."""
+    g = np.arange(12.0)
+    lattice = np.array([[a, b, 0.0] for a in g for b in g])
+    X = np.random.default_rng(0).permutation(np.vstack([lattice, lattice[::3]]))
+    for pre in ([], [0, 5]):
+        sel = DiversitySelector(n_samples=80).fit(X, preselected=pre)
+        np.testing.assert_array_equal(
+            sel.selection_order_[len(pre) :], reference_k_center(X, 80, preselected=pre)
+        )
+
+
+def test_pipeline_routes_preselected(digits):
+    """With metadata routing, imbalanced-learn's Pipeline hands preselected rows over.
+
+    (Without routing it passes no parameters to a sampler step: ``step__preselected``
+    is silently dropped, which the user guide warns about.)
+    """
+    X, y = digits
+    X = X[:500] / 16.0
+    first = DiversitySelector(n_samples=40).fit(X)
+    with config_context(enable_metadata_routing=True):
+        pipe = make_pipeline(DiversitySelector(n_samples=40), LogisticRegression(max_iter=500))
+        pipe.fit(X, y[:500], preselected=first.selection_order_)
+    step = pipe.named_steps["diversityselector"]
+    assert step.n_preselected_ == 40 and step.support_.sum() == 80
+    np.testing.assert_array_equal(
+        step.selection_order_, DiversitySelector(n_samples=80).fit(X).selection_order_
+    )
 
 
 def test_threads_give_the_same_picks(embedding, monkeypatch):
