@@ -12,9 +12,17 @@ of ``16 (d + 2)`` float64 ulps, above the rounding of the computed distances, so
 skipped row's computed distance could not have been smaller), and a row's sum stops
 once it reaches the row's current minimum (squares only add). The rows left are
 summed four side by side so that their additions overlap. This is the pruning of
-Elkan's exact k-means (ICML 2003) applied to farthest-point selection. The threads are plain Python threads over
-contiguous blocks of rows (the kernel releases the GIL), as in
-:mod:`sklearn_curate.utils._brute_knn`.
+Elkan's exact k-means (ICML 2003) applied to farthest-point selection. The threads
+are plain Python threads over contiguous blocks of rows (the kernel releases the
+GIL), as in :mod:`sklearn_curate.utils._brute_knn`.
+
+Why the margin suffices: a computed squared distance is within ``(d + 2)`` ulps
+(relative) of the true one (one rounding per difference, square and addition, all
+terms positive). If the computed ``|c - a|^2 >= 4 (1 + mu) m`` for a row's computed
+minimum ``m`` and ``mu = 16 (d + 2) eps``, the true distances satisfy
+``|x - c| >= |c - a| - |x - a| >= (1 + mu / 2 - 2 (d + 2) eps) |x - a|``, so the
+computed ``|x - c|^2`` exceeds the computed ``m`` and the plain definition would not
+have changed the row either.
 
 Source: T. F. Gonzalez, "Clustering to minimize the maximum intercluster distance",
 Theoretical Computer Science 38 (1985), the 2-approximation of the k-center problem
