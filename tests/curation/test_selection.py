@@ -326,3 +326,14 @@ def test_balance_errors(embedding):
         BalanceSelector(n_samples=200, target={0: 1.0}).fit(X, y)
     with pytest.raises(ValueError, match="continuous"):
         BalanceSelector(n_samples=10).fit(X, X[:, 0])
+
+
+def test_balance_respects_candidates_and_prefilter(embedding):
+    X, y = embedding
+    cand = np.arange(X.shape[0]) % 3 != 0
+    sel = BalanceSelector(n_samples=60).fit(X, y, candidates=cand)
+    assert np.all(cand[sel.sample_indices_]) and set(sel.class_counts_.values()) == {6}
+    pre = BalanceSelector(n_samples=60, prefilter=OutlierFilter(contamination=0.1)).fit(X, y)
+    assert np.all(pre.prefilter_.support_[pre.sample_indices_])
+    Xr, yr = pre.fit_resample(X, y)
+    np.testing.assert_array_equal(yr, y[pre.sample_indices_])
