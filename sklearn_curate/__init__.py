@@ -5,7 +5,9 @@ model) and :class:`GPUReducer` (UMAP / PCA). Curators, which drop training rows 
 ``fit_resample`` (imbalanced-learn's sampler API): :class:`OutlierFilter` (HDBSCAN
 GLOSH), :class:`SimilarityFilter` (near-duplicates) and :class:`CoverageScorer`
 (under-covered regions, as DataEval) and :class:`DataParameterScorer` (mislabelled
-samples, Data Parameters) and :class:`InfluenceScorer` (influence functions). :class:`FilteredEstimator`
+samples, Data Parameters) and :class:`InfluenceScorer` (influence functions). Selectors,
+which keep a budget of rows instead: :class:`DiversitySelector` (greedy k-center) and
+:class:`BalanceSelector` (target class ratios). :class:`FilteredEstimator`
 puts a curator in front of any scikit-learn estimator.
 """
 
@@ -19,8 +21,10 @@ __version__ = "0.1.0"
 __getattr__, __dir__, __all__ = lazy_exports(
     __name__,
     {
+        "BalanceSelector": "curation.balance",
         "CoverageScorer": "curation.coverage",
         "DataParameterScorer": "curation.data_parameters",
+        "DiversitySelector": "curation.selection",
         "FilteredEstimator": "compose",
         "GPUReducer": "reduction._reducer",
         "InfluenceScorer": "curation.influence",

@@ -29,8 +29,10 @@ from sklearn.utils import estimator_checks as sklearn_checks
 from torch import nn
 
 from sklearn_curate import (
+    BalanceSelector,
     CoverageScorer,
     DataParameterScorer,
+    DiversitySelector,
     FilteredEstimator,
     InfluenceScorer,
     OutlierFilter,
@@ -65,6 +67,9 @@ CURATORS = [
     _SquashedCoverageScorer(3, device="cpu"),
     DataParameterScorer(max_epochs=3, device="cpu", random_state=0),
     InfluenceScorer(LogisticRegression(), method="exact", device="cpu"),
+    DiversitySelector(proportion=0.5),
+    DiversitySelector(n_samples=3, init="random", random_state=0),
+    BalanceSelector(proportion=0.5),
 ]
 META = [
     FilteredEstimator(SimilarityFilter(fraction=0.0), LogisticRegression()),
@@ -174,13 +179,19 @@ _NO_SPARSE = Expected(
     "Sparse data was passed",
 )
 _ANY_TARGET = Expected(
-    "y is ignored (OutlierFilter, SimilarityFilter) or optional (CoverageScorer's "
-    "per-class results): continuous and multilabel targets are accepted by design.",
+    "y is ignored (OutlierFilter, SimilarityFilter, DiversitySelector) or optional "
+    "(CoverageScorer's per-class results): continuous and multilabel targets are "
+    "accepted by design.",
     "Unknown label type",
 )
 _ONE_CLASS_IS_VALID = Expected(
-    "y is ignored (OutlierFilter, SimilarityFilter) or optional (CoverageScorer): a "
-    "single class is valid input, there is no class balance to restore.",
+    "y is ignored (OutlierFilter, SimilarityFilter, DiversitySelector) or optional "
+    "(CoverageScorer): a single class is valid input, there is no class balance to restore.",
+    "Sampler can't balance when only one class is present",
+)
+_ONE_CLASS_TAKES_THE_BUDGET = Expected(
+    "BalanceSelector spreads a budget over the classes present; with one class the whole "
+    "budget goes to it, a valid request (e.g. a labelling round limited to one class).",
     "Sampler can't balance when only one class is present",
 )
 _NOT_A_CLASSIFIER = "OutlierFilter is an outlier detector (predict gives +1 / -1, y is ignored), "
@@ -222,9 +233,11 @@ def expected_imblearn(estimator) -> dict[str, Expected]:
     if hasattr(estimator, "fit_resample"):
         expected["check_samplers_fit"] = _NO_SAMPLING_STRATEGY
         expected["check_samplers_pandas_sparse"] = _NO_SPARSE
-    if isinstance(estimator, (OutlierFilter, SimilarityFilter, CoverageScorer)):
+    if isinstance(estimator, (OutlierFilter, SimilarityFilter, CoverageScorer, DiversitySelector)):
         expected["check_target_type"] = _ANY_TARGET
         expected.setdefault("check_samplers_one_label", _ONE_CLASS_IS_VALID)
+    if isinstance(estimator, BalanceSelector):
+        expected["check_samplers_one_label"] = _ONE_CLASS_TAKES_THE_BUDGET
     if type(estimator) is CoverageScorer and estimator.n_neighbors >= 20:
         del expected["check_target_type"]  # raises the few-samples ValueError, so passes
     if isinstance(estimator, OutlierFilter):

@@ -4,7 +4,8 @@ Outliers (:class:`OutlierFilter`, HDBSCAN GLOSH, with its spanning tree in
 ``_hdbscan_tree``), near-duplicates (:class:`SimilarityFilter`), under-covered rows
 (:class:`CoverageScorer`), mislabelled rows (:class:`DataParameterScorer`) and
 harmful rows (:class:`InfluenceScorer`, with its objectives and solvers in
-``_influence_core``). They compute; they write no files and draw no pictures.
+``_influence_core``); selection to a budget (:class:`DiversitySelector`,
+:class:`BalanceSelector`, with the greedy k-center kernel in ``_kcenter``). They compute; they write no files and draw no pictures.
 """
 
 from ..utils._lazy import lazy_exports
@@ -18,5 +19,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "CoverageScorer": "coverage",
         "DataParameterScorer": "data_parameters",
         "InfluenceScorer": "influence",
+        "DiversitySelector": "selection",
+        "BalanceSelector": "balance",
     },
 )
