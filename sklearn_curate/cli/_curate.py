@@ -38,9 +38,10 @@ from ._inputs import (
 )
 from ._mislabelled import check_labels, run_mislabelled
 from ._model import default_model, model_file, torch_threads, user_model
-from ._options import PROG, add_run_options, float_in, int_at_least
+from ._options import PROG, add_run_options, count_or_proportion, float_in, int_at_least
 from ._outputs import Decisions, build_report, report_figures, write_tables
 from ._run import CommandRun, require_cuda, user_error
+from ._select import check_select, run_select
 
 __all__ = ["main", "build_parser", "CurateError", "quote_id", "unquote_id"]
 
@@ -75,6 +76,15 @@ still kept, with their labels, and drops round(F * n) more: the rows whose learn
 temperature (sigma) is largest, likely mislabelled. On the built-in data the option
 also moves 2% of the digits' labels (36 rows) to another class, so there is something
 to find; their rows are in report.json under default_data.
+
+With --select N|F a last step selects N of the rows still kept (or round(F * m) of
+the m rows left, F in (0, 1)), the ones worth labelling or training on first, on the
+reduced rows the filters saw: --strategy diversity (default; DiversitySelector,
+greedy k-center: each pick is the kept row farthest from those picked so far) or
+--strategy balance (BalanceSelector: equal class shares, needs class labels as
+--mislabelled does). The kept rows are then split into selected.txt and
+kept_not_selected.txt, and kept.txt is not written, so every input is still in
+exactly one list.
 """
 
 _EPILOG = """\
@@ -89,6 +99,10 @@ output folder (--out):
                         recognise): id<TAB>reason; not inputs
   removed_exact_duplicates.txt  image files whose bytes equal an earlier file's
                         (not embedded): id<TAB>id of the first copy
+  selected.txt          with --select (in place of kept.txt): the kept ids the
+                        selection step picked, in input order (pick order:
+                        scores.csv's selection_rank)
+  kept_not_selected.txt with --select (in place of kept.txt): kept, not selected
   removed_mislabelled.txt  ids dropped by the mislabelled step (only with
                         --mislabelled; scores.csv then also has mislabelled_score
                         and dp_category, report.html a data-parameters section)
@@ -127,6 +141,7 @@ examples:
   sklearn-curate curate --images photos/ --image-size 64 --out photos_curated
   sklearn-curate curate --array feats.npy --reducer none --outlier-fraction 0.02
   sklearn-curate curate --images photos/ --model mymodels:resnet --layer layer4
+  sklearn-curate curate --images photos/ --select 500 --strategy balance
 """
 
 
@@ -229,6 +244,25 @@ def _add_curate_arguments(p: argparse.ArgumentParser) -> None:
         default=40,
         metavar="N",
         help="training epochs of the mislabelled step (default: %(default)s)",
+    )
+    cur.add_argument(
+        "--select",
+        type=count_or_proportion("--select"),
+        default=None,
+        metavar="N|F",
+        help="after the removals, select N of the kept rows (an integer), or round(F * m) "
+        "of the m kept rows (F in (0, 1), written with a decimal point), on the reduced "
+        "rows the filters saw; writes selected.txt and kept_not_selected.txt in place of "
+        "kept.txt (default: no selection)",
+    )
+    cur.add_argument(
+        "--strategy",
+        choices=("diversity", "balance"),
+        default="diversity",
+        help="how --select picks: diversity = greedy k-center (DiversitySelector), "
+        "balance = equal class shares, k-center inside each class (BalanceSelector; "
+        "needs class labels: --images with one sub-folder per class, an .npz with "
+        "labels, or the built-in data) (default: %(default)s)",
     )
     cur.add_argument(
         "--reducer",
@@ -355,6 +389,7 @@ class _Run(CommandRun):
         super().__init__(args, argv)
         self.progress = not args.quiet
         self.dp = None  # the mislabelled step's result, when it runs
+        self.selection = None  # the selection step's report entry, when it runs
 
     def estimator_step(self, name: str, start: float, estimator, detail: str) -> None:
         """Record a step that fitted ``estimator``, with its ``device_`` and ``backend_``.
@@ -599,8 +634,12 @@ class _Run(CommandRun):
         """
         counts = report["counts"]
         mis = f"{counts['mislabelled']} mislabelled, " if "mislabelled" in counts else ""
+        if "selected" in counts:
+            kept = f"{counts['selected']} selected, {counts['kept_not_selected']} kept not selected"
+        else:
+            kept = f"{counts['kept']} kept"
         return (
-            f"wrote {Path(self.args.out)}: {counts['kept']} kept, {counts['outlier']} outliers, "
+            f"wrote {Path(self.args.out)}: {kept}, {counts['outlier']} outliers, "
             f"{counts['similar']} similar, {mis}{counts['corrupt']} corrupt, "
             f"{counts['exact_duplicate']} exact duplicates in {report['total_seconds']:.1f} s"
         )
@@ -645,6 +684,8 @@ class _Run(CommandRun):
                 f"{f' + {n_mis}' if n_mis else ''} of the {n_valid} readable "
                 "inputs, leaving none; lower them."
             )
+        if a.select is not None:  # fail now, not after training
+            check_select(a.select, a.strategy, inputs, n_valid - n_out - n_sim - n_mis)
         threads = a.threads or (None if a.model is not None else 1)
         with torch_threads(threads) as self.threads:
             model, layer = loaded or default_model(
@@ -683,6 +724,23 @@ class _Run(CommandRun):
                 )
             dp = self.dp.scorer
             decisions.mark_mislabelled(self.dp.positions, dp.scores_, dp.support_, dp.categories_)
+        if a.select is not None:
+            valid_idx = np.flatnonzero(inputs.valid)
+            kept_pos = np.flatnonzero(decisions.decision == "kept")
+            with self.guarded("select"):
+                result = run_select(
+                    R,
+                    kept_pos,
+                    np.searchsorted(valid_idx, kept_pos),  # their rows of R
+                    inputs,
+                    select=a.select,
+                    strategy=a.strategy,
+                    step=self.step,
+                    device=a.device,
+                    seed=a.seed,
+                )
+            decisions.mark_selected(result.order)
+            self.selection = result.info
 
         params = {k: v for k, v in sorted(vars(a).items()) if k != "command"}
         params["layer"] = layer
@@ -736,6 +794,7 @@ class _Run(CommandRun):
             steps=self.steps,
             warnings=self.warnings,
             figures=figures,
+            selection=self.selection,
         )
         report["total_seconds"] = self.total_seconds()
         write_report(report, tmp, thumbnails=thumbs)
