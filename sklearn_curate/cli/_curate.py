@@ -34,6 +34,7 @@ from ._inputs import (
     Inputs,
     load_inputs,
     quote_id,
+    read_relevant_files,
     unquote_id,
 )
 from ._mislabelled import check_labels, run_mislabelled
@@ -180,6 +181,16 @@ def _add_curate_arguments(p: argparse.ArgumentParser) -> None:
         "(labels: labels, y or target): (n, d) feature vectors, or images (n, H, W), (n, C, H, W) or "
         "(n, H, W, C) with C in {1, 3, 4}; images are min-max scaled to [0, 1]. Rows with "
         "NaN or inf go to corrupt.txt. Feature vectors skip the model unless --model is given.",
+    )
+
+    src.add_argument(
+        "--relevant-files",
+        metavar="LIST",
+        help="with --images: curate only the files named in LIST, a text file with one "
+        "path per line relative to the folder (as Lightly worker's "
+        "relevant_filenames_file). Names not found are listed in report.json "
+        "(input.relevant_files) and as a warning on stderr and in run.log; the run stops "
+        "only if none is found. Entries not named are in no list.",
     )
 
     mod = p.add_argument_group("model")
@@ -390,6 +401,7 @@ class _Run(CommandRun):
         self.progress = not args.quiet
         self.dp = None  # the mislabelled step's result, when it runs
         self.selection = None  # the selection step's report entry, when it runs
+        self.relevant_missing = []  # --relevant-files names not found under --images
 
     def estimator_step(self, name: str, start: float, estimator, detail: str) -> None:
         """Record a step that fitted ``estimator``, with its ``device_`` and ``backend_``.
@@ -454,7 +466,30 @@ class _Run(CommandRun):
         a = self.args
         t = time.perf_counter()
         noise = DEFAULT_LABEL_NOISE if a.mislabelled is not None else 0.0
-        inputs = load_inputs(a.images, a.array, a.image_size, a.seed, self.progress, noise)
+        relevant = None
+        if a.relevant_files is not None:
+            if a.images is None:
+                raise CurateError(
+                    "--relevant-files names files under an image folder; pass --images DIR "
+                    "as well (or drop --relevant-files)."
+                )
+            relevant = read_relevant_files(a.relevant_files)
+        inputs = load_inputs(
+            a.images, a.array, a.image_size, a.seed, self.progress, noise, relevant
+        )
+        rf = inputs.info.get("relevant_files")
+        if rf is not None:
+            # the names go to report.json's relevant_files_not_found, the count stays in
+            # input (shown in report.html)
+            self.relevant_missing, rf["not_found"] = rf["not_found"], len(rf["not_found"])
+        if self.relevant_missing:
+            missing = self.relevant_missing
+            shown = ", ".join(missing[:5])
+            more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+            self.warn(
+                f"--relevant-files: {len(missing)} of {rf['names']} names not found under "
+                f"--images: {shown}{more} (all in report.json, relevant_files_not_found)"
+            )
         n, n_ok = len(inputs.ids), int(inputs.valid.sum())
         n_exact = len(inputs.exact_duplicate_of)
         exact = f", {n_exact} exact duplicates" if n_exact else ""
@@ -617,7 +652,11 @@ class _Run(CommandRun):
         a = self.args
         return (
             [("--images", a.images), ("--array", a.array)],
-            [("--cache-dir", a.cache_dir), ("--model", model_file(a.model))],
+            [
+                ("--cache-dir", a.cache_dir),
+                ("--model", model_file(a.model)),
+                ("--relevant-files", a.relevant_files),
+            ],
         )
 
     def summary(self, report: dict) -> str:
@@ -796,6 +835,8 @@ class _Run(CommandRun):
             figures=figures,
             selection=self.selection,
         )
+        if self.args.relevant_files is not None:
+            report["relevant_files_not_found"] = self.relevant_missing
         report["total_seconds"] = self.total_seconds()
         write_report(report, tmp, thumbnails=thumbs)
         return report
