@@ -180,7 +180,7 @@ def count_or_proportion(option: str):
             raise argparse.ArgumentTypeError(
                 f"{text} is a proportion (written with a decimal point) but not below 1; "
                 f"write a count as an integer (e.g. {option} {int(value) if value.is_integer() else 100}) "
-                "or a share in (0, 1)"
+                f"or a share in (0, 1) (e.g. {option} 0.1)"
             )
         return value
 
