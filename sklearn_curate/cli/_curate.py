@@ -34,13 +34,15 @@ from ._inputs import (
     Inputs,
     load_inputs,
     quote_id,
+    read_relevant_files,
     unquote_id,
 )
 from ._mislabelled import check_labels, run_mislabelled
 from ._model import default_model, model_file, torch_threads, user_model
-from ._options import PROG, add_run_options, float_in, int_at_least
+from ._options import PROG, add_run_options, count_or_proportion, float_in, int_at_least
 from ._outputs import Decisions, build_report, report_figures, write_tables
 from ._run import CommandRun, require_cuda, user_error
+from ._select import check_select, run_select
 
 __all__ = ["main", "build_parser", "CurateError", "quote_id", "unquote_id"]
 
@@ -75,6 +77,15 @@ still kept, with their labels, and drops round(F * n) more: the rows whose learn
 temperature (sigma) is largest, likely mislabelled. On the built-in data the option
 also moves 2% of the digits' labels (36 rows) to another class, so there is something
 to find; their rows are in report.json under default_data.
+
+With --select N|F a last step selects N of the rows still kept (or round(F * m) of
+the m rows left, F in (0, 1)), the ones worth labelling or training on first, on the
+reduced rows the filters saw: --strategy diversity (default; DiversitySelector,
+greedy k-center: each pick is the kept row farthest from those picked so far) or
+--strategy balance (BalanceSelector: equal class shares, needs class labels as
+--mislabelled does). The kept rows are then split into selected.txt and
+kept_not_selected.txt, and kept.txt is not written, so every input is still in
+exactly one list.
 """
 
 _EPILOG = """\
@@ -89,6 +100,10 @@ output folder (--out):
                         recognise): id<TAB>reason; not inputs
   removed_exact_duplicates.txt  image files whose bytes equal an earlier file's
                         (not embedded): id<TAB>id of the first copy
+  selected.txt          with --select (in place of kept.txt): the kept ids the
+                        selection step picked, in input order (pick order:
+                        scores.csv's selection_rank)
+  kept_not_selected.txt with --select (in place of kept.txt): kept, not selected
   removed_mislabelled.txt  ids dropped by the mislabelled step (only with
                         --mislabelled; scores.csv then also has mislabelled_score
                         and dp_category, report.html a data-parameters section)
@@ -127,6 +142,7 @@ examples:
   sklearn-curate curate --images photos/ --image-size 64 --out photos_curated
   sklearn-curate curate --array feats.npy --reducer none --outlier-fraction 0.02
   sklearn-curate curate --images photos/ --model mymodels:resnet --layer layer4
+  sklearn-curate curate --images photos/ --select 500 --strategy balance
 """
 
 
@@ -165,6 +181,16 @@ def _add_curate_arguments(p: argparse.ArgumentParser) -> None:
         "(labels: labels, y or target): (n, d) feature vectors, or images (n, H, W), (n, C, H, W) or "
         "(n, H, W, C) with C in {1, 3, 4}; images are min-max scaled to [0, 1]. Rows with "
         "NaN or inf go to corrupt.txt. Feature vectors skip the model unless --model is given.",
+    )
+
+    src.add_argument(
+        "--relevant-files",
+        metavar="LIST",
+        help="with --images: curate only the files named in LIST, a text file with one "
+        "path per line relative to the folder (as Lightly worker's "
+        "relevant_filenames_file). Names not found are listed in report.json "
+        "(input.relevant_files) and as a warning on stderr and in run.log; the run stops "
+        "only if none is found. Entries not named are in no list.",
     )
 
     mod = p.add_argument_group("model")
@@ -229,6 +255,25 @@ def _add_curate_arguments(p: argparse.ArgumentParser) -> None:
         default=40,
         metavar="N",
         help="training epochs of the mislabelled step (default: %(default)s)",
+    )
+    cur.add_argument(
+        "--select",
+        type=count_or_proportion("--select"),
+        default=None,
+        metavar="N|F",
+        help="after the removals, select N of the kept rows (an integer), or round(F * m) "
+        "of the m kept rows (F in (0, 1), written with a decimal point), on the reduced "
+        "rows the filters saw; writes selected.txt and kept_not_selected.txt in place of "
+        "kept.txt (default: no selection)",
+    )
+    cur.add_argument(
+        "--strategy",
+        choices=("diversity", "balance"),
+        default="diversity",
+        help="how --select picks: diversity = greedy k-center (DiversitySelector), "
+        "balance = equal class shares, k-center inside each class (BalanceSelector; "
+        "needs class labels: --images with one sub-folder per class, an .npz with "
+        "labels, or the built-in data) (default: %(default)s)",
     )
     cur.add_argument(
         "--reducer",
@@ -355,6 +400,8 @@ class _Run(CommandRun):
         super().__init__(args, argv)
         self.progress = not args.quiet
         self.dp = None  # the mislabelled step's result, when it runs
+        self.selection = None  # the selection step's report entry, when it runs
+        self.relevant_missing = []  # --relevant-files names not found under --images
 
     def estimator_step(self, name: str, start: float, estimator, detail: str) -> None:
         """Record a step that fitted ``estimator``, with its ``device_`` and ``backend_``.
@@ -419,7 +466,30 @@ class _Run(CommandRun):
         a = self.args
         t = time.perf_counter()
         noise = DEFAULT_LABEL_NOISE if a.mislabelled is not None else 0.0
-        inputs = load_inputs(a.images, a.array, a.image_size, a.seed, self.progress, noise)
+        relevant = None
+        if a.relevant_files is not None:
+            if a.images is None:
+                raise CurateError(
+                    "--relevant-files names files under an image folder; pass --images DIR "
+                    "as well (or drop --relevant-files)."
+                )
+            relevant = read_relevant_files(a.relevant_files)
+        inputs = load_inputs(
+            a.images, a.array, a.image_size, a.seed, self.progress, noise, relevant
+        )
+        rf = inputs.info.get("relevant_files")
+        if rf is not None:
+            # the names go to report.json's relevant_files_not_found, the count stays in
+            # input (shown in report.html)
+            self.relevant_missing, rf["not_found"] = rf["not_found"], len(rf["not_found"])
+        if self.relevant_missing:
+            missing = self.relevant_missing
+            shown = ", ".join(missing[:5])
+            more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+            self.warn(
+                f"--relevant-files: {len(missing)} of {rf['names']} names not found under "
+                f"--images: {shown}{more} (all in report.json, relevant_files_not_found)"
+            )
         n, n_ok = len(inputs.ids), int(inputs.valid.sum())
         n_exact = len(inputs.exact_duplicate_of)
         exact = f", {n_exact} exact duplicates" if n_exact else ""
@@ -582,7 +652,11 @@ class _Run(CommandRun):
         a = self.args
         return (
             [("--images", a.images), ("--array", a.array)],
-            [("--cache-dir", a.cache_dir), ("--model", model_file(a.model))],
+            [
+                ("--cache-dir", a.cache_dir),
+                ("--model", model_file(a.model)),
+                ("--relevant-files", a.relevant_files),
+            ],
         )
 
     def summary(self, report: dict) -> str:
@@ -599,8 +673,12 @@ class _Run(CommandRun):
         """
         counts = report["counts"]
         mis = f"{counts['mislabelled']} mislabelled, " if "mislabelled" in counts else ""
+        if "selected" in counts:
+            kept = f"{counts['selected']} selected, {counts['kept_not_selected']} kept not selected"
+        else:
+            kept = f"{counts['kept']} kept"
         return (
-            f"wrote {Path(self.args.out)}: {counts['kept']} kept, {counts['outlier']} outliers, "
+            f"wrote {Path(self.args.out)}: {kept}, {counts['outlier']} outliers, "
             f"{counts['similar']} similar, {mis}{counts['corrupt']} corrupt, "
             f"{counts['exact_duplicate']} exact duplicates in {report['total_seconds']:.1f} s"
         )
@@ -645,6 +723,8 @@ class _Run(CommandRun):
                 f"{f' + {n_mis}' if n_mis else ''} of the {n_valid} readable "
                 "inputs, leaving none; lower them."
             )
+        if a.select is not None:  # fail now, not after training
+            check_select(a.select, a.strategy, inputs, n_valid - n_out - n_sim - n_mis)
         threads = a.threads or (None if a.model is not None else 1)
         with torch_threads(threads) as self.threads:
             model, layer = loaded or default_model(
@@ -683,6 +763,23 @@ class _Run(CommandRun):
                 )
             dp = self.dp.scorer
             decisions.mark_mislabelled(self.dp.positions, dp.scores_, dp.support_, dp.categories_)
+        if a.select is not None:
+            valid_idx = np.flatnonzero(inputs.valid)
+            kept_pos = np.flatnonzero(decisions.decision == "kept")
+            with self.guarded("select"):
+                result = run_select(
+                    R,
+                    kept_pos,
+                    np.searchsorted(valid_idx, kept_pos),  # their rows of R
+                    inputs,
+                    select=a.select,
+                    strategy=a.strategy,
+                    step=self.step,
+                    device=a.device,
+                    seed=a.seed,
+                )
+            decisions.mark_selected(result.order)
+            self.selection = result.info
 
         params = {k: v for k, v in sorted(vars(a).items()) if k != "command"}
         params["layer"] = layer
@@ -736,7 +833,10 @@ class _Run(CommandRun):
             steps=self.steps,
             warnings=self.warnings,
             figures=figures,
+            selection=self.selection,
         )
+        if self.args.relevant_files is not None:
+            report["relevant_files_not_found"] = self.relevant_missing
         report["total_seconds"] = self.total_seconds()
         write_report(report, tmp, thumbnails=thumbs)
         return report

@@ -189,6 +189,7 @@ def load_inputs(
     seed: int,
     progress: bool,
     label_noise: float = 0.0,
+    relevant: list | None = None,
 ) -> Inputs:
     """Load the inputs named on the command line.
 
@@ -209,6 +210,11 @@ def load_inputs(
     label_noise : float, default=0.0
         Built-in data only: share of the 1,797 digits whose label is moved to another
         class (:func:`sklearn_curate.datasets.inject_label_noise`, seeded by ``seed``).
+    relevant : list of str, optional
+        ``--relevant-files``: the paths (relative to ``images``, with '/') the run is
+        restricted to (:func:`read_relevant_files`); folder inputs only. The names
+        found under the folder are the inputs; the others are in
+        ``info["relevant_files"]["not_found"]``.
 
     Returns
     -------
@@ -221,7 +227,7 @@ def load_inputs(
         If the folder or file is missing, of the wrong kind, or holds nothing readable.
     """
     if images is not None:
-        return _folder_inputs(images, image_size or DEFAULT_FOLDER_IMAGE_SIZE, progress)
+        return _folder_inputs(images, image_size or DEFAULT_FOLDER_IMAGE_SIZE, progress, relevant)
     if array is not None:
         return _array_inputs(array, image_size)
     return _default_inputs(seed, image_size, label_noise)
@@ -478,7 +484,54 @@ def _walk_folder(root: Path) -> tuple[list, list]:
     return sorted(candidates), sorted(skipped)
 
 
-def _folder_inputs(folder: str, image_size: int, progress: bool) -> Inputs:
+def read_relevant_files(path: str) -> list:
+    """Read ``--relevant-files``: one path per line, relative to the ``--images`` folder.
+
+    Surrounding white space, a leading ``./`` and blank lines are dropped; a name
+    listed twice counts once. The format is that of Lightly worker's
+    ``relevant_filenames_file``.
+
+    Parameters
+    ----------
+    path : str
+        The text file (UTF-8).
+
+    Returns
+    -------
+    list of str
+        The names, in the order of the file, without repeats.
+
+    Raises
+    ------
+    CurateError
+        If the file cannot be read or names nothing.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise CurateError(
+            f"--relevant-files {path!r} cannot be read ({why}); pass a UTF-8 text file "
+            "with one path per line, relative to the --images folder."
+        ) from None
+    names = []
+    for line in text.splitlines():
+        name = line.strip()
+        while name.startswith("./"):
+            name = name[2:]
+        if name:
+            names.append(name)
+    if not names:
+        raise CurateError(
+            f"--relevant-files {path!r} names no file; write one path per line, relative "
+            "to the --images folder (e.g. cats/001.png)."
+        )
+    return list(dict.fromkeys(names))
+
+
+def _folder_inputs(
+    folder: str, image_size: int, progress: bool, relevant: list | None = None
+) -> Inputs:
     """Load the image files in a folder, searched recursively; sub-folders are classes.
 
     Parameters
@@ -490,6 +543,9 @@ def _folder_inputs(folder: str, image_size: int, progress: bool) -> Inputs:
         Side in pixels every image is resized to.
     progress : bool
         Whether to show a progress bar.
+    relevant : list of str, optional
+        Read only these relative paths (``--relevant-files``); entries not named are
+        neither inputs nor skipped.
 
     Returns
     -------
@@ -510,6 +566,25 @@ def _folder_inputs(folder: str, image_size: int, progress: bool) -> Inputs:
     if not root.is_dir():
         raise CurateError(f"--images {folder!r} is not a folder; use --array for a .npy file.")
     rel, skipped = _walk_folder(root)
+    relevant_info = None
+    if relevant is not None:
+        wanted = set(relevant)
+        rel = [r for r in rel if r in wanted]
+        skipped = [(r, why) for r, why in skipped if r in wanted]
+        found = set(rel) | {r for r, _ in skipped}
+        missing = [r for r in relevant if r not in found]
+        if not rel:
+            examples = ", ".join(repr(r) for r in relevant[:3])
+            raise CurateError(
+                f"none of the {len(relevant)} names in --relevant-files is an image file "
+                f"under --images {folder!r} (e.g. {examples}); write paths relative to "
+                "that folder, with '/', one per line."
+            )
+        relevant_info = {
+            "names": len(relevant),
+            "found": len(relevant) - len(missing),
+            "not_found": [quote_id(r) for r in missing],
+        }
     skipped = [(quote_id(r), why) for r, why in skipped]
     if not rel:
         raise CurateError(
@@ -554,6 +629,7 @@ def _folder_inputs(folder: str, image_size: int, progress: bool) -> Inputs:
             "skipped_entries": len(skipped),
             "exact_duplicates": len(exact),
             "classes": sorted(set(labels)) if labels else None,
+            **({"relevant_files": relevant_info} if relevant_info is not None else {}),
         },
         exact_duplicate_of=exact,
         skipped=skipped,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import math
 
-__all__ = ["add_run_options", "float_in", "int_at_least"]
+__all__ = ["add_run_options", "count_or_proportion", "float_in", "int_at_least"]
 
 #: The program name, in the parser and in every message line.
 PROG = "sklearn-curate"
@@ -137,3 +137,51 @@ def add_run_options(
         "--quiet", "-q", action="store_true", help="no progress bars or log lines; errors only"
     )
     return run
+
+
+def count_or_proportion(option: str):
+    """Make an argparse ``type`` for a budget: an integer count or a proportion in (0, 1).
+
+    ``"100"`` is the count 100 (an int); ``"0.1"`` is the proportion 0.1 (a float).
+    A value written with a decimal point or an exponent is a proportion, so ``"1.0"``
+    and ``"2.5"`` are refused (a proportion must be below 1), as are 0, negative
+    values and non-numbers; every message names the value and the fix.
+
+    Parameters
+    ----------
+    option : str
+        The option's name, for the messages (e.g. ``"--select"``).
+
+    Returns
+    -------
+    callable
+        Takes the option's value (str) and returns an int >= 1 or a float in (0, 1);
+        raises ``argparse.ArgumentTypeError`` otherwise.
+    """
+    fix = f"pass a number of rows (e.g. {option} 100) or a share of the kept rows in (0, 1) (e.g. {option} 0.1)"
+
+    def parse(text: str):
+        t = text.strip()
+        try:
+            return_int = int(t)
+        except ValueError:
+            return_int = None
+        if return_int is not None:
+            if return_int < 1:
+                raise argparse.ArgumentTypeError(f"{text} is not a positive count; {fix}")
+            return return_int
+        try:
+            value = float(t)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number; {fix}") from None
+        if not math.isfinite(value) or value <= 0:
+            raise argparse.ArgumentTypeError(f"{text} is not > 0; {fix}")
+        if value >= 1:
+            raise argparse.ArgumentTypeError(
+                f"{text} is a proportion (written with a decimal point) but not below 1; "
+                f"write a count as an integer (e.g. {option} {int(value) if value.is_integer() else 100}) "
+                f"or a share in (0, 1) (e.g. {option} 0.1)"
+            )
+        return value
+
+    return parse

@@ -29,6 +29,9 @@ LIST_FILES = {
 }
 #: The list of the optional mislabelled step (``--mislabelled``); written only when it ran.
 MISLABELLED_FILE = "removed_mislabelled.txt"
+#: The lists of the optional selection step (``--select``); they replace ``kept.txt``.
+SELECTED_FILE = "selected.txt"
+KEPT_NOT_SELECTED_FILE = "kept_not_selected.txt"
 #: Entries of an image folder that were not read as images (id, tab, reason); not inputs.
 SKIPPED_FILE = "skipped.txt"
 _VERSIONED = (
@@ -87,6 +90,12 @@ class Decisions:
     dp_category : ndarray of shape (n_inputs,), dtype object or None
         ``DataParameterScorer.categories_`` of those rows, ``""`` elsewhere; None
         when the step did not run.
+    selection_rank : ndarray of shape (n_inputs,), dtype int64 or None
+        With ``--select``: 1 for the first row picked, 2 for the second, ...; 0 for
+        rows not selected. None when the step did not run. Selected rows keep the
+        decision ``"kept"`` here (the figures treat them as kept); the lists and
+        ``scores.csv`` split ``"kept"`` into ``"selected"`` and
+        ``"kept_not_selected"`` (:meth:`written_decision`).
     """
 
     decision: np.ndarray
@@ -95,21 +104,53 @@ class Decisions:
     duplicate_of: np.ndarray
     mislabelled_score: np.ndarray | None = None
     dp_category: np.ndarray | None = None
+    selection_rank: np.ndarray | None = None
 
     def list_files(self) -> dict:
         """Return the decision -> list file map of this run.
 
         :data:`LIST_FILES`, plus ``removed_mislabelled.txt`` when the mislabelled step
-        ran.
+        ran; with ``--select``, ``kept.txt`` is replaced by ``selected.txt`` and
+        ``kept_not_selected.txt`` (every input stays in exactly one list).
         """
-        if self.mislabelled_score is None:
-            return dict(LIST_FILES)
         out = {}
         for d, name in LIST_FILES.items():
-            out[d] = name
-            if d == "similar":  # the step runs after the similarity step
-                out["mislabelled"] = MISLABELLED_FILE
+            if d == "kept" and self.selection_rank is not None:
+                out["selected"] = SELECTED_FILE
+                out["kept_not_selected"] = KEPT_NOT_SELECTED_FILE
+            else:
+                out[d] = name
+            if d == "similar" and self.mislabelled_score is not None:
+                out["mislabelled"] = MISLABELLED_FILE  # runs after the similarity step
         return out
+
+    def written_decision(self) -> np.ndarray:
+        """Return the decision per input as the lists and ``scores.csv`` give it.
+
+        :attr:`decision`, with ``"kept"`` split into ``"selected"`` and
+        ``"kept_not_selected"`` when the selection step ran.
+        """
+        if self.selection_rank is None:
+            return self.decision
+        out = self.decision.copy()
+        kept = out == "kept"
+        out[kept] = np.where(self.selection_rank[kept] > 0, "selected", "kept_not_selected")
+        return out
+
+    def mark_selected(self, order) -> None:
+        """Record the selection step: ``order`` lists the selected inputs as picked.
+
+        Parameters
+        ----------
+        order : ndarray of int, shape (b,)
+            Input positions of the selected rows, first pick first (all ``"kept"``).
+        """
+        order = np.asarray(order, dtype=np.int64)
+        if not np.all(self.decision[order] == "kept"):
+            raise ValueError("the selection step must only pick kept rows")
+        rank = np.zeros(len(self.decision), dtype=np.int64)
+        rank[order] = np.arange(1, len(order) + 1)
+        self.selection_rank = rank
 
     def mark_mislabelled(self, positions, scores, support, categories) -> None:
         """Record the mislabelled step, run on the inputs at ``positions``.
@@ -182,9 +223,11 @@ class Decisions:
         Returns
         -------
         dict of str to int
-            Keyed as :meth:`list_files`.
+            Keyed as :meth:`list_files`: with ``--select``, ``selected`` and
+        ``kept_not_selected`` in place of ``kept``, so the counts add up to the inputs.
         """
-        return {d: int((self.decision == d).sum()) for d in self.list_files()}
+        decision = self.written_decision()
+        return {d: int((decision == d).sum()) for d in self.list_files()}
 
 
 def build_report(
@@ -199,6 +242,7 @@ def build_report(
     steps: list[dict],
     warnings: list[str] | None = None,
     figures: dict,
+    selection: dict | None = None,
 ) -> dict:
     """Assemble the run report (the content of ``report.json``).
 
@@ -224,6 +268,8 @@ def build_report(
         Warnings of the run (e.g. a cut-off inside tied scores); kept by reference.
     figures : dict
         Every number of report.html (:func:`report_figures`).
+    selection : dict, optional
+        The selection step's summary (``--select``), report.json's ``selection``.
 
     Returns
     -------
@@ -283,6 +329,22 @@ def build_report(
             "instance temperature sigma at the chosen epoch (higher = more typical; empty "
             "for rows the step did not see). dp_category: easy, hard or need_review."
         )
+    if selection is not None:
+        report["counting_rule"] += (
+            " With --select, the selection step then picks round(F * m) (or N) of the m "
+            "rows left (selected.txt); the rest of them are kept_not_selected.txt, and "
+            "kept.txt is not written."
+        )
+        report["files"][SELECTED_FILE] = (
+            "ids picked by the selection step, in input order (the pick order is "
+            "scores.csv's selection_rank)"
+        )
+        report["files"][KEPT_NOT_SELECTED_FILE] = "ids kept by every removal step but not selected"
+        report["files"]["scores.csv"] += (
+            " decision: selected or kept_not_selected in place of kept. selection_rank: "
+            "1 for the first row picked, 2 for the next, ...; empty for rows not selected."
+        )
+        report["selection"] = selection
     if inputs.faults is not None:
         report["default_data"] = _default_data_summary(inputs.faults, decisions.decision)
     report["shares_percent"] = shares_percent(counts)
@@ -410,9 +472,10 @@ def write_tables(
         The reduced rows, saved as ``embeddings_reduced.npy`` unless ``R is Z``.
     """
     ids = inputs.ids
+    written = decisions.written_decision()
     for decision, name in decisions.list_files().items():
         with open(folder / name, "w", encoding="utf-8") as fh:
-            for i in np.flatnonzero(decisions.decision == decision):
+            for i in np.flatnonzero(written == decision):
                 reason = ""
                 if decision == "corrupt":
                     reason = f"\t{_one_line(inputs.reasons.get(int(i), 'unreadable'))}"
@@ -426,7 +489,9 @@ def write_tables(
         w = csv.writer(fh)
         header = ["id", "outlier_score", "similarity_score", "decision", "duplicate_of", "label"]
         dp = decisions.mislabelled_score is not None
-        w.writerow(header + (["mislabelled_score", "dp_category"] if dp else []))
+        sel = decisions.selection_rank is not None
+        header += ["mislabelled_score", "dp_category"] if dp else []
+        w.writerow(header + (["selection_rank"] if sel else []))
         for i in range(len(ids)):
             o, s = decisions.outlier_score[i], decisions.similarity_score[i]
             dup = decisions.duplicate_of[i]
@@ -434,12 +499,15 @@ def write_tables(
             if dp:
                 m = decisions.mislabelled_score[i]
                 extra = ["" if np.isnan(m) else f"{m:.6g}", decisions.dp_category[i]]
+            if sel:
+                r = decisions.selection_rank[i]
+                extra.append(str(r) if r > 0 else "")
             w.writerow(
                 [
                     ids[i],
                     "" if np.isnan(o) else f"{o:.6g}",
                     "" if np.isnan(s) else f"{s:.6g}",
-                    decisions.decision[i],
+                    written[i],
                     ids[dup] if dup >= 0 else "",
                     inputs.labels[i] if inputs.labels is not None else "",
                     *extra,
