@@ -11,5 +11,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "resize_images": "_images",
         "ConvAutoencoder": "models",
         "train_autoencoder": "models",
+        "simclr_augmentation": "_simclr",
+        "train_simclr": "_simclr",
     },
 )
