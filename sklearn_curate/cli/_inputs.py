@@ -176,6 +176,28 @@ class Inputs:
     faults: dict | None = None
     skipped: list = field(default_factory=list)
 
+    def class_labels(self) -> list | None:
+        """Return each input's class as the class-balancing selection sees it; "" for none.
+
+        :attr:`labels`, except that inputs that belong to no class get ``""``: files
+        outside the class sub-folders (already ``""``) and the built-in data's planted
+        foreign images. Those are labelled ``"foreign"`` in :attr:`labels`, so that the
+        report's per-class counts show them, but they are not a class of the digits:
+        ``--strategy balance`` must not give them a share of the budget.
+
+        Returns
+        -------
+        list of str or None
+            One class per input; None when the inputs carry no labels.
+        """
+        if self.labels is None:
+            return None
+        out = list(self.labels)
+        if self.faults is not None:
+            for p in self.faults.get("foreign_rows", ()):
+                out[int(p)] = ""
+        return out
+
 
 #: Share of the built-in digits whose label is moved to another class when the run has a
 #: mislabelled step (``--mislabelled``), so that the step has planted faults to find.

@@ -16,6 +16,8 @@ from sklearn.datasets import load_digits
 from sklearn_curate import DiversitySelector
 from sklearn_curate.cli import _curate as cli
 from sklearn_curate.cli._curate import main
+from sklearn_curate.cli._inputs import CurateError, load_inputs
+from sklearn_curate.cli._select import check_select, run_select
 
 #: The lists of a run with --select: kept.txt is split in two and not written.
 SELECT_LISTS = {
@@ -142,6 +144,48 @@ def test_balance_on_class_folders_hits_the_per_class_counts(class_folder, tmp_pa
     report = json.loads((out / "report.json").read_text())
     assert report["selection"]["class_counts"] == per_class
     assert report["selection"]["strategy"] == "balance"
+
+
+def test_balance_gives_the_foreign_images_no_share(tmp_path):
+    """The built-in data's planted foreign images are labelled "foreign" for the report,
+    but they are no class: --strategy balance neither counts them as a class nor picks
+    them, even when every one of them is still kept (here: all rows kept)."""
+    inputs = load_inputs(None, None, None, seed=0, progress=False)
+    foreign = inputs.faults["foreign_rows"]
+    assert {inputs.labels[p] for p in foreign} == {"foreign"}
+    n = len(inputs.ids)
+    R = inputs.data.reshape(n, -1).astype(np.float64)
+    kept = np.arange(n)
+    steps = []
+    result = run_select(
+        R, kept, kept, inputs, select=110, strategy="balance", step=lambda *a: steps.append(a)
+    )
+    assert not set(result.order) & set(foreign)
+    counts = result.info["class_counts"]
+    assert counts == {str(c): 11 for c in range(10)}  # 10 digit classes, no "foreign"
+    assert result.info["unlabelled_kept_rows_not_eligible"] == len(foreign)
+    # (diversity, which ignores labels, takes foreign images among its first picks)
+    div = run_select(R, kept, kept, inputs, select=110, strategy="diversity", step=lambda *a: 0)
+    assert len(set(foreign) & set(div.order[:5])) >= 2
+    # the budget check counts the digits only
+    with pytest.raises(CurateError, match="only 1834 readable inputs have a class label"):
+        check_select(1835, "balance", inputs, n)
+
+
+def test_balance_on_the_built_in_data(tmp_path):
+    out = tmp_path / "out"
+    args = ["curate", "--out", str(out), "--epochs", "1", "--select", "50"]
+    assert main([*args, "--strategy", "balance", "-q"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    n = report["counts"]["inputs"]
+    lists = check_partition_select(out, [str(i) for i in range(n)])
+    assert report["selection"]["class_counts"] == {str(c): 5 for c in range(10)}
+    foreign = {str(i) for i in range(1797, 1797 + 18)}
+    assert not foreign & set(lists["selected"])
+    # foreign images the outlier step missed are kept, but not selected
+    kept_foreign = foreign & set(lists["kept_not_selected"])
+    assert report["selection"]["unlabelled_kept_rows_not_eligible"] == len(kept_foreign)
+    assert "foreign" in report["figures"]["classes"]["names"]  # still shown per class
 
 
 @pytest.mark.parametrize(
