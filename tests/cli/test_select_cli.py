@@ -293,6 +293,65 @@ def test_relevant_files_restrict_the_run_and_report_missing_names(class_folder, 
     assert sorted(listed) == chosen  # each named file in exactly one list, nothing else
 
 
+def test_relevant_files_open_only_the_named_files(class_folder, tmp_path, monkeypatch):
+    """Files outside LIST are never listed, opened or decoded, and are in no output list:
+    a corrupt image and a file without an image ending (whose content a walk of the
+    folder would open to sniff) lie outside the list; names that a walk would not find
+    (outside the folder, in a hidden folder) are not found either."""
+    import os
+
+    import PIL.Image
+
+    root = tmp_path / "data"
+    named = _folder_ids(class_folder)[::4]
+    for r in named:
+        (root / r).parent.mkdir(parents=True, exist_ok=True)
+        (root / r).write_bytes((class_folder / r).read_bytes())
+    (root / "0" / "broken.png").write_bytes(b"\x89PNG not really")  # outside the list
+    (root / "notes").write_bytes(b"\x00\x01 not an image")  # outside: a walk sniffs it
+    (root / "1" / "bad.png").write_bytes(b"\x89PNG corrupt too")  # in the list
+    (root / ".hidden").mkdir()
+    (root / ".hidden" / "x.png").write_bytes((class_folder / named[0]).read_bytes())
+    (tmp_path / "outside.png").write_bytes((class_folder / named[0]).read_bytes())
+    listing = tmp_path / "relevant.txt"
+    listing.write_text("\n".join([*named, "1/bad.png", ".hidden/x.png", "../outside.png"]))
+
+    opened, walked = [], []
+    real_open, real_walk = PIL.Image.open, os.walk
+
+    def spy_open(fp, *args, **kwargs):
+        opened.append(os.path.relpath(os.fspath(fp), root))
+        return real_open(fp, *args, **kwargs)
+
+    def spy_walk(top, *args, **kwargs):
+        walked.append(os.fspath(top))
+        return real_walk(top, *args, **kwargs)
+
+    monkeypatch.setattr(PIL.Image, "open", spy_open)
+    monkeypatch.setattr(os, "walk", spy_walk)
+    out = tmp_path / "out"
+    args = ["curate", "--images", str(root), "--out", str(out), "--image-size", "8"]
+    assert main([*args, "--epochs", "1", "--relevant-files", str(listing), "-q"]) == 0
+    monkeypatch.undo()
+    assert str(root) not in walked  # the folder is never listed
+    assert set(opened) <= {*named, "1/bad.png"}, set(opened) - {*named, "1/bad.png"}
+    assert "1/bad.png" in opened  # (the spy sees the reads)
+    report = json.loads((out / "report.json").read_text())
+    assert report["relevant_files_not_found"] == [".hidden/x.png", "../outside.png"]
+    assert report["counts"]["inputs"] == len(named) + 1
+    lists = {
+        name: [line.split("\t", 1)[0] for line in (out / name).read_text().splitlines()]
+        for name in ("kept.txt", "removed_outliers.txt", "removed_similar.txt",
+                     "corrupt.txt", "removed_exact_duplicates.txt", "skipped.txt")
+    }  # fmt: skip
+    assert lists["corrupt.txt"] == ["1/bad.png"]
+    assert lists["skipped.txt"] == []
+    # every named file found in exactly one list; nothing outside the list anywhere
+    listed = sorted(i for ids in lists.values() for i in ids)
+    assert listed == sorted([*named, "1/bad.png"])
+    assert [r["id"] for r in read_scores(out)] == sorted([*named, "1/bad.png"])
+
+
 def test_relevant_files_errors(class_folder, features, tmp_path, capsys):
     listing = tmp_path / "relevant.txt"
     listing.write_text("a/b.png\nc.png\n")
