@@ -6,6 +6,7 @@ folder of 120 digit PNGs in class sub-folders at 8 x 8 pixels.
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -35,24 +36,21 @@ def read_scores(out: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
-def check_partition_select(out: Path, all_ids) -> dict:
-    """Every input in exactly one of the lists of a --select run; scores.csv agrees."""
-    assert not (out / "kept.txt").exists()
-    lists = {
-        d: [line.split("\t", 1)[0] for line in (out / name).read_text().splitlines()]
-        for d, name in SELECT_LISTS.items()
-    }
-    union = [i for ids in lists.values() for i in ids]
-    assert len(union) == len(set(union)) == len(all_ids), "an id is in two lists or none"
-    assert set(union) == set(all_ids)
-    rows = read_scores(out)
-    assert [r["id"] for r in rows] == list(all_ids)
-    for d, ids in lists.items():
-        assert [r["id"] for r in rows if r["decision"] == d] == ids
-    marker = json.loads((out / ".sklearn-curate-output").read_text())
-    assert marker["state"] == "complete"
-    assert {"selected.txt", "kept_not_selected.txt"} <= set(marker["files"])
-    return lists
+@pytest.fixture
+def check_partition_select(check_lists):
+    """Check a --select run: every input in exactly one of SELECT_LISTS (scores.csv
+    agrees, conftest's check_lists), no kept.txt, and the output marker lists the new
+    files."""
+
+    def check(out: Path, all_ids) -> dict:
+        assert not (out / "kept.txt").exists()
+        lists = check_lists(out, all_ids, SELECT_LISTS)
+        marker = json.loads((out / ".sklearn-curate-output").read_text())
+        assert marker["state"] == "complete"
+        assert {"selected.txt", "kept_not_selected.txt"} <= set(marker["files"])
+        return lists
+
+    return check
 
 
 @pytest.fixture
@@ -87,7 +85,7 @@ def _folder_ids(root: Path) -> list[str]:
 # ----------------------------------------------------------------------------------
 # --select
 # ----------------------------------------------------------------------------------
-def test_select_proportion_on_the_built_in_data(tmp_path):
+def test_select_proportion_on_the_built_in_data(tmp_path, check_partition_select):
     out = tmp_path / "out"
     assert main(["curate", "--out", str(out), "--epochs", "1", "--select", "0.1", "-q"]) == 0
     report = json.loads((out / "report.json").read_text())
@@ -111,9 +109,49 @@ def test_select_proportion_on_the_built_in_data(tmp_path):
     html = (out / "report.html").read_text()
     assert 'id="selection"' in html and f"{b} of the {m} kept rows selected" in html
     assert f"{b} selected, {m - b} kept not selected" in (out / "run.log").read_text()
+    check_selection_views(html, report, lists)
 
 
-def test_select_count_picks_the_k_center_rows_of_the_reduced_embedding(features, tmp_path):
+def _page_json(page: str, element_id: str):
+    m = re.search(rf'<script type="application/json" id="{element_id}">(.*?)</script>', page, re.S)
+    return json.loads(m.group(1))
+
+
+def check_selection_views(html: str, report: dict, lists: dict) -> None:
+    """The 2D / 3D views draw the selected rows as a marked trace of their own (drawn
+    last, on top), the other kept rows as kept_not_selected; the Selection section
+    states the covering radius."""
+    traces = report["figures"]["embedding"]["traces"]
+    ids = report["figures"]["ids"]
+    assert "kept" not in traces
+    for d in ("selected", "kept_not_selected"):
+        assert [ids[p] for p in traces[d]["positions"]] == lists[d]  # both in input order
+        assert len(traces[d]["x"]) == len(traces[d]["z"]) == len(lists[d])
+    plots = _page_json(html, "plots")
+    b = len(lists["selected"])
+    for name in ("scatter2d", "scatter3d"):
+        data = plots[name]["data"]
+        assert data[-1]["meta"] == "selected" and data[-1]["name"] == f"selected ({b})"
+        assert data[-1]["marker"]["symbol"] == "diamond"
+        other = [t for t in data if t["meta"] == "kept_not_selected"]
+        assert (
+            len(other) == 1
+            and other[0]["name"] == f"kept_not_selected ({len(lists['kept_not_selected'])})"
+        )
+        assert other[0]["marker"]["size"] < data[-1]["marker"]["size"]
+    # the page attaches the points from its copy of report.json: b of them, selected
+    embedded = _page_json(html, "report-data")
+    assert len(embedded["figures"]["embedding"]["traces"]["selected"]["positions"]) == b
+    by_pos = embedded["decisions_by_position"]
+    assert sum(v == "selected" for v in by_pos.values()) == b
+    radius = report["selection"]["covering_radius"]
+    section = html[html.index('id="selection"') : html.index("</p>", html.index('id="selection"'))]
+    assert "Covering radius" in section and f"{radius:.6g}" in section
+
+
+def test_select_count_picks_the_k_center_rows_of_the_reduced_embedding(
+    features, tmp_path, check_partition_select
+):
     out = tmp_path / "out"
     args = ["curate", "--array", str(features), "--out", str(out), "--select", "25", "-q"]
     assert main([*args, "--n-components", "3"]) == 0
@@ -131,7 +169,9 @@ def test_select_count_picks_the_k_center_rows_of_the_reduced_embedding(features,
     assert report["selection"]["covering_radius"] == pytest.approx(expected.covering_radius_)
 
 
-def test_balance_on_class_folders_hits_the_per_class_counts(class_folder, tmp_path):
+def test_balance_on_class_folders_hits_the_per_class_counts(
+    class_folder, tmp_path, check_partition_select
+):
     out = tmp_path / "out"
     args = ["curate", "--images", str(class_folder), "--out", str(out), "--image-size", "8"]
     assert main([*args, "--epochs", "1", "--select", "30", "--strategy", "balance", "-q"]) == 0
@@ -172,7 +212,7 @@ def test_balance_gives_the_foreign_images_no_share(tmp_path):
         check_select(1835, "balance", inputs, n)
 
 
-def test_balance_on_the_built_in_data(tmp_path):
+def test_balance_on_the_built_in_data(tmp_path, check_partition_select):
     out = tmp_path / "out"
     args = ["curate", "--out", str(out), "--epochs", "1", "--select", "50"]
     assert main([*args, "--strategy", "balance", "-q"]) == 0
