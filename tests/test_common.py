@@ -69,6 +69,7 @@ CURATORS = [
     InfluenceScorer(LogisticRegression(), method="exact", device="cpu"),
     DiversitySelector(proportion=0.5),
     DiversitySelector(n_samples=3, init="random", random_state=0),
+    DiversitySelector(proportion=0.5, weights=OutlierFilter(), weight_strength=2.0),
     BalanceSelector(proportion=0.5),
 ]
 META = [

@@ -190,7 +190,7 @@ def _add_curate_arguments(p: argparse.ArgumentParser) -> None:
         "path per line relative to the folder (as Lightly worker's "
         "relevant_filenames_file). Names not found are listed in report.json "
         "(input.relevant_files) and as a warning on stderr and in run.log; the run stops "
-        "only if none is found. Entries not named are in no list.",
+        "only if none is found. Entries not named are in no list and never opened.",
     )
 
     mod = p.add_argument_group("model")

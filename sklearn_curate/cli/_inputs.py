@@ -176,6 +176,28 @@ class Inputs:
     faults: dict | None = None
     skipped: list = field(default_factory=list)
 
+    def class_labels(self) -> list | None:
+        """Return each input's class as the class-balancing selection sees it; "" for none.
+
+        :attr:`labels`, except that inputs that belong to no class get ``""``: files
+        outside the class sub-folders (already ``""``) and the built-in data's planted
+        foreign images. Those are labelled ``"foreign"`` in :attr:`labels`, so that the
+        report's per-class counts show them, but they are not a class of the digits:
+        ``--strategy balance`` must not give them a share of the budget.
+
+        Returns
+        -------
+        list of str or None
+            One class per input; None when the inputs carry no labels.
+        """
+        if self.labels is None:
+            return None
+        out = list(self.labels)
+        if self.faults is not None:
+            for p in self.faults.get("foreign_rows", ()):
+                out[int(p)] = ""
+        return out
+
 
 #: Share of the built-in digits whose label is moved to another class when the run has a
 #: mislabelled step (``--mislabelled``), so that the step has planted faults to find.
@@ -416,6 +438,97 @@ _NOT_AN_IMAGE = (
 )
 
 
+def _file_entry(path: Path, name: str) -> str | None:
+    """Sort one file entry of an image folder: None to read it as an image, else why not.
+
+    The rules for files of :func:`_walk_folder`: a hidden file is not read; a regular
+    file (or a link to one) is read when ``name`` has an image ending or Pillow
+    recognises its content; a broken link is read (and goes to corrupt.txt) when its
+    name has an image ending. A reason ending in ``"(not followed)"`` means a link to
+    a folder (listed as ``name/``).
+
+    Parameters
+    ----------
+    path : Path
+        The entry (it exists as a directory entry; it may be a broken link).
+    name : str
+        Its file name.
+
+    Returns
+    -------
+    str or None
+        None for an image candidate, else the reason for skipped.txt.
+    """
+    has_ext = name.lower().endswith(IMAGE_EXTENSIONS)
+    if name.startswith("."):
+        return "hidden file"
+    try:
+        mode = os.stat(path).st_mode  # follows links
+    except OSError:
+        # a broken link: corrupt.txt says why when it has an image ending
+        return None if has_ext else "broken link, not an image file"
+    if not stat.S_ISREG(mode):
+        if stat.S_ISDIR(mode):
+            return "link to a folder (not followed)"
+        return "not a regular file (FIFO, socket or device)"
+    if has_ext or _is_image_content(path):
+        return None
+    return _NOT_AN_IMAGE
+
+
+def _named_entries(root: Path, names: list) -> tuple[list, list, list]:
+    """Find the entries ``names`` (``--relevant-files``) under ``root`` without listing it.
+
+    Each name is looked up directly, and sorted by the rules of :func:`_walk_folder`,
+    so a name is found exactly when a walk of the whole folder would have found it:
+    the path must be relative, with '/', without ``.`` / ``..`` / empty components;
+    it must not pass through a hidden folder or a link to a folder (a walk does not
+    enter them); and it must name a file entry (not a folder). Nothing but the named
+    entries (and the folders on their paths) is looked at; no other file is opened.
+
+    Parameters
+    ----------
+    root : Path
+        The ``--images`` folder.
+    names : list of str
+        The names, in the order of the list, without repeats.
+
+    Returns
+    -------
+    candidates : list of str
+        Names to read as images, sorted.
+    skipped : list of (str, str)
+        ``(name, reason)`` for named entries that are not read (e.g. hidden files),
+        sorted.
+    missing : list of str
+        Names not found, in the order of ``names``.
+    """
+    candidates, skipped, missing = [], [], []
+    for name in names:
+        parts = name.split("/")
+        if name.startswith("/") or any(p in ("", ".", "..") for p in parts):
+            missing.append(name)
+            continue
+        base, found = root, True
+        for d in parts[:-1]:
+            base = base / d
+            if d.startswith(".") or os.path.islink(base) or not base.is_dir():
+                found = False
+                break
+        path = base / parts[-1]
+        if not found or not os.path.lexists(path) or (path.is_dir() and not path.is_symlink()):
+            missing.append(name)
+            continue
+        why = _file_entry(path, parts[-1])
+        if why is None:
+            candidates.append(name)
+        elif why.endswith("(not followed)"):
+            missing.append(name)  # a link to a folder: a walk lists it as "name/"
+        else:
+            skipped.append((name, why))
+    return sorted(candidates), sorted(skipped), missing
+
+
 def _walk_folder(root: Path) -> tuple[list, list]:
     """Sort every entry under ``root`` into image candidates and skipped entries.
 
@@ -458,29 +571,14 @@ def _walk_folder(root: Path) -> tuple[list, list]:
                 keep.append(d)
         dirnames[:] = keep
         for name in filenames:
-            path = base / name
             rel = (rel_dir / name).as_posix()
-            has_ext = name.lower().endswith(IMAGE_EXTENSIONS)
-            if name.startswith("."):
-                skipped.append((rel, "hidden file"))
-                continue
-            try:
-                mode = os.stat(path).st_mode  # follows links
-            except OSError:
-                if has_ext:
-                    candidates.append(rel)  # a broken link: corrupt.txt says why
-                else:
-                    skipped.append((rel, "broken link, not an image file"))
-                continue
-            if not stat.S_ISREG(mode):
-                if stat.S_ISDIR(mode):
-                    skipped.append((rel + "/", "link to a folder (not followed)"))
-                else:
-                    skipped.append((rel, "not a regular file (FIFO, socket or device)"))
-            elif has_ext or _is_image_content(path):
+            why = _file_entry(base / name, name)
+            if why is None:
                 candidates.append(rel)
+            elif why.endswith("(not followed)"):
+                skipped.append((rel + "/", why))
             else:
-                skipped.append((rel, _NOT_AN_IMAGE))
+                skipped.append((rel, why))
     return sorted(candidates), sorted(skipped)
 
 
@@ -544,8 +642,9 @@ def _folder_inputs(
     progress : bool
         Whether to show a progress bar.
     relevant : list of str, optional
-        Read only these relative paths (``--relevant-files``); entries not named are
-        neither inputs nor skipped.
+        Read only these relative paths (``--relevant-files``), looked up one by one
+        (:func:`_named_entries`): the folder is not listed, entries not named are
+        neither inputs nor skipped, and no file outside the list is opened.
 
     Returns
     -------
@@ -565,14 +664,13 @@ def _folder_inputs(
         raise CurateError(f"--images {folder!r} does not exist; pass a folder of image files.")
     if not root.is_dir():
         raise CurateError(f"--images {folder!r} is not a folder; use --array for a .npy file.")
-    rel, skipped = _walk_folder(root)
     relevant_info = None
-    if relevant is not None:
-        wanted = set(relevant)
-        rel = [r for r in rel if r in wanted]
-        skipped = [(r, why) for r, why in skipped if r in wanted]
-        found = set(rel) | {r for r, _ in skipped}
-        missing = [r for r in relevant if r not in found]
+    if relevant is None:
+        rel, skipped = _walk_folder(root)
+    else:
+        # only the named entries are looked up: the folder is not listed, and no file
+        # outside the list is opened
+        rel, skipped, missing = _named_entries(root, relevant)
         if not rel:
             examples = ", ".join(repr(r) for r in relevant[:3])
             raise CurateError(

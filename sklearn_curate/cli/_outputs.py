@@ -400,6 +400,7 @@ def report_figures(
         has_images=inputs.is_images,
         device=device,
         summary=summary,
+        selection_rank=decisions.selection_rank,
     )
     if mislabelled is not None:
         figures["data_parameters"] = mislabelled.figures()

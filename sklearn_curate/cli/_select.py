@@ -92,14 +92,14 @@ def check_select(select, strategy: str, inputs: Inputs, n_kept: int) -> int:
             "--select 0.1), or lower the removal fractions."
         )
     if strategy == "balance":
-        n_labelled = sum(
-            1 for lab, ok in zip(inputs.labels, inputs.valid, strict=True) if ok and lab
-        )
+        classes = inputs.class_labels()
+        n_labelled = sum(1 for lab, ok in zip(classes, inputs.valid, strict=True) if ok and lab)
         if b > n_labelled:
             raise CurateError(
                 f"--select {select} asks for {b} rows but only {n_labelled} readable inputs "
-                "have a class label (files outside the class sub-folders have none); "
-                "lower --select or use --strategy diversity."
+                "have a class label (files outside the class sub-folders and the built-in "
+                "data's foreign images have none); lower --select or use --strategy "
+                "diversity."
             )
     return b
 
@@ -143,7 +143,8 @@ def run_select(
     kept_rows : ndarray of int, shape (m,)
         The same rows as rows of ``R``.
     inputs : Inputs
-        The loaded inputs (their labels, for ``balance``).
+        The loaded inputs (their classes, :meth:`Inputs.class_labels`, for
+        ``balance``: rows without one are never picked).
     select : int or float
         ``--select``: a count, or a share of the ``m`` kept rows.
     strategy : {"diversity", "balance"}
@@ -193,7 +194,10 @@ def run_select(
         radius = float(sel.covering_radius_)
         detail = f"greedy k-center, {b} of {m}, covering radius {radius:.4g}"
     else:
-        labels = np.asarray([inputs.labels[p] for p in kept_pos], dtype=object)
+        # rows without a class (files outside the class sub-folders, the built-in
+        # data's planted foreign images) are no class of their own: not eligible
+        classes = inputs.class_labels()
+        labels = np.asarray([classes[p] for p in kept_pos], dtype=object)
         has = labels != ""
         rows = np.flatnonzero(has)
         y = np.asarray([str(v) for v in labels[has]])
@@ -206,6 +210,11 @@ def run_select(
         info["class_counts"] = {str(k): int(v) for k, v in sel.class_counts_.items()}
         info["target_ratios"] = {str(k): float(v) for k, v in sel.target_ratios_.items()}
         info["unlabelled_kept_rows_not_eligible"] = int((~has).sum())
+        info["unlabelled_meaning"] = (
+            "kept rows without a class label (files outside the class sub-folders; the "
+            "built-in data's planted foreign images, labelled 'foreign' in the per-class "
+            "counts but no class): never selected, and not counted as a class"
+        )
         detail = (
             f"uniform class shares, {b} of {m} ({len(sel.classes_)} classes), covering "
             f"radius {radius:.4g}"

@@ -49,7 +49,9 @@ _CHUNK = 256
 
 
 @njit(nogil=True, cache=True, boundscheck=False)
-def update_min_sq(X, c, c_id, min_sq, nearest, cc_sq, skip_factor, r0, r1):  # pragma: no cover
+def update_min_sq(
+    X, c, c_id, min_sq, nearest, cc_sq, skip_factor, factor, r0, r1
+):  # pragma: no cover
     """``min_sq[i] = min(min_sq[i], |X[i] - c|^2)`` for rows ``r0 <= i < r1``; the new argmax.
 
     Parameters
@@ -74,6 +76,10 @@ def update_min_sq(X, c, c_id, min_sq, nearest, cc_sq, skip_factor, r0, r1):  # p
         as far as the nearest one) times one plus a margin that covers the rounding
         of the computed distances, so that a skipped row's computed distance would
         not have been smaller either.
+    factor : ndarray of shape (n,) or (0,), float64
+        Weight of each row in the choice of the next pick: the pick is the candidate
+        with the largest ``min_sq[i] * factor[i]``. Empty: no weights (the largest
+        ``min_sq``).
     r0, r1 : int
         The block of rows to update.
 
@@ -82,11 +88,16 @@ def update_min_sq(X, c, c_id, min_sq, nearest, cc_sq, skip_factor, r0, r1):  # p
     best : float
         The largest ``min_sq`` in the block after the update (negative if the block
         holds no candidate).
+    best_w : float
+        The largest ``min_sq[i] * factor[i]`` of a candidate (``best`` without
+        weights; negative if the block holds no candidate).
     best_i : int
-        Its row, the lowest among ties.
+        The row of ``best_w``, the lowest among ties.
     """
     d = X.shape[1]
+    weighted = factor.shape[0] > 0
     best = -np.inf
+    best_w = -np.inf
     best_i = -1
     todo = np.empty(_CHUNK, dtype=np.int64)
     for s0 in range(r0, r1, _CHUNK):
@@ -157,8 +168,12 @@ def update_min_sq(X, c, c_id, min_sq, nearest, cc_sq, skip_factor, r0, r1):  # p
             m = min_sq[i]
             if m > best:
                 best = m
+            if weighted and m >= 0.0:
+                m = m * factor[i]
+            if m > best_w:
+                best_w = m
                 best_i = i
-    return best, best_i
+    return best, best_w, best_i
 
 
 @njit(nogil=True, cache=True, boundscheck=False)
@@ -183,8 +198,9 @@ class _Pass:
     ones.
     """
 
-    def __init__(self, X, min_sq, workers):
+    def __init__(self, X, min_sq, workers, factor=None):
         n, d = X.shape
+        self.factor = np.zeros(0) if factor is None else np.ascontiguousarray(factor, np.float64)
         workers = max(1, min(int(workers), n // _MIN_ROWS_PER_THREAD))
         edges = np.linspace(0, n, workers + 1).astype(np.int64)
         self.blocks = [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
@@ -198,24 +214,29 @@ class _Pass:
         self.pool = ThreadPoolExecutor(workers) if workers > 1 else None
 
     def __call__(self, c, *, centre=True):
-        """Update with the new point ``c`` (float64); ``centre=False``: do not keep it."""
+        """Update with the new point ``c`` (float64); ``centre=False``: do not keep it.
+
+        Returns the largest squared distance of a candidate to its nearest centre,
+        the largest weighted one and that candidate's row (see :func:`update_min_sq`).
+        """
         X, min_sq, nearest = self.X, self.min_sq, self.nearest
         cc_sq = _sq_to_rows(self.centres, self.k, c)
-        args = (c, self.k, min_sq, nearest, cc_sq, self.skip_factor)
+        args = (c, self.k, min_sq, nearest, cc_sq, self.skip_factor, self.factor)
         if self.pool is None:
-            best, best_i = update_min_sq(X, *args, 0, X.shape[0])
+            best, best_w, best_i = update_min_sq(X, *args, 0, X.shape[0])
         else:
             parts = self.pool.map(lambda b: update_min_sq(X, *args, b[0], b[1]), self.blocks)
-            best, best_i = -np.inf, -1
-            for value, index in parts:  # blocks in row order: strict > keeps the lowest index
-                if value > best:
-                    best, best_i = value, index
+            best, best_w, best_i = -np.inf, -np.inf, -1
+            for value, w_value, index in parts:  # blocks in row order: strict > keeps the
+                best = max(best, value)  # lowest index
+                if w_value > best_w:
+                    best_w, best_i = w_value, index
         if centre:
             if self.k == self.centres.shape[0]:
                 self.centres = np.concatenate([self.centres, np.empty_like(self.centres)])
             self.centres[self.k] = c
             self.k += 1
-        return best, best_i
+        return best, best_w, best_i
 
     def close(self):
         if self.pool is not None:
@@ -230,9 +251,10 @@ def greedy_k_center(
     candidates=None,
     first=None,
     min_sq_stop=None,
+    factor=None,
     workers=1,
 ):
-    """Farthest-point selection of up to ``n_select`` rows of ``X``.
+    """Farthest-point selection of up to ``n_select`` rows of ``X``, optionally weighted.
 
     Parameters
     ----------
@@ -251,8 +273,14 @@ def greedy_k_center(
         candidate farthest from the mean of the candidates, lowest index among
         ties). Ignored when ``centers`` is not empty.
     min_sq_stop : float or None
-        Stop before a pick whose squared distance to the selected rows is below
-        this.
+        Stop once every candidate's squared distance to the selected rows is below
+        this (without ``factor``: before a pick whose squared distance is below it).
+    factor : ndarray of shape (n,), float64, or None
+        Positive weights of the rows in the choice of each pick: the next pick is
+        the candidate with the largest ``factor[i] * min_sq[i]`` (its squared
+        distance to the nearest selected row, weighted), ties to the lowest index.
+        None: no weights (the farthest candidate). A ``factor`` of ones gives the
+        same picks as None.
     workers : int
         Threads.
 
@@ -262,7 +290,7 @@ def greedy_k_center(
         The picks, in order.
     gains_sq : ndarray of shape (n_picked,), float64
         Squared distance of each pick to the rows selected before it (``inf`` for
-        a first pick without centres).
+        a first pick without centres); non-increasing without ``factor``.
     radius_sq : float
         Squared covering radius after the selection: the largest squared distance
         of a candidate to its nearest selected row (centres included); 0 when
@@ -278,17 +306,19 @@ def greedy_k_center(
     min_sq[centers] = -1.0
     limit = n if n_select is None else int(n_select)
     order, gains = [], []
-    run = _Pass(X, min_sq, workers)
+    run = _Pass(X, min_sq, workers, factor)
     try:
+        # best: the largest squared distance of a candidate (the covering radius and
+        # the stop), best_i: the pick (the largest weighted one; the same row unweighted)
         best, best_i = (np.inf, -1) if centers.size == 0 else (-np.inf, -1)
         for c in centers:
-            best, best_i = run(np.asarray(X[c], dtype=np.float64))
+            best, _, best_i = run(np.asarray(X[c], dtype=np.float64))
         if centers.size == 0 and limit > 0 and cand.any():
             if first is None or (isinstance(first, str) and first == "farthest"):
                 # the mean of the candidates (a copy of them only when some are not)
                 rows = X if cand.all() else X[cand]
                 mean = rows.mean(axis=0, dtype=np.float64)
-                _, best_i = run(mean, centre=False)  # distances to the mean, then forgotten
+                _, _, best_i = run(mean, centre=False)  # distances to the mean, then forgotten
                 min_sq[cand] = np.inf
             else:
                 best_i = int(first)
@@ -297,9 +327,9 @@ def greedy_k_center(
             if min_sq_stop is not None and best < min_sq_stop:
                 break
             order.append(best_i)
-            gains.append(best)
+            gains.append(min_sq[best_i])
             min_sq[best_i] = -1.0
-            best, best_i = run(np.asarray(X[best_i], dtype=np.float64))
+            best, _, best_i = run(np.asarray(X[best_i], dtype=np.float64))
     finally:
         run.close()
     if best_i < 0 or best < 0:

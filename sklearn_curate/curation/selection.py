@@ -14,7 +14,8 @@ passed as ``fit(X, preselected=...)``: they count as selected from the start, so
 next round continues the selection instead of restarting it. A prefilter (any
 curator, with its ``support_`` or a threshold on its ``scores_``, Lightly's
 THRESHOLD) or a ``candidates`` mask narrows the rows that may be picked first; the
-greedy objective then runs on what remains.
+greedy objective then runs on what remains, optionally weighted by a per-row value
+(a curator's ``scores_`` or an array passed to ``fit``, Lightly's WEIGHTS).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from joblib import effective_n_jobs
 from sklearn.base import clone
 from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import _num_samples
+from sklearn.utils.validation import _num_samples, check_array
 
 from ..base import BaseCurator, as_indexable, cut_per_sample
 from ._kcenter import greedy_k_center
@@ -118,6 +119,34 @@ def _from_sq(sq, metric):
 
 def _to_sq(distance, metric):
     return distance * distance if metric == "euclidean" else 2.0 * distance
+
+
+def rank_weights(values, eligible):
+    """Normalise per-row values to weights in (0, 1] by their rank among the eligible rows.
+
+    The weight of an eligible row is the share of eligible rows whose value is at
+    most its own (``rank / n_eligible`` with ties given their highest rank), so the
+    highest value gets exactly 1, equal values get equal weights, and any increasing
+    transform of the values (a curator's scores in any units, their logarithm, ...)
+    gives the same weights. Rows that are not eligible get 0.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n,), float64
+        Finite values, higher = preferred.
+    eligible : ndarray of shape (n,), bool
+        Rows that may be picked.
+
+    Returns
+    -------
+    ndarray of shape (n,), float64
+        The weights.
+    """
+    out = np.zeros(values.shape[0], dtype=np.float64)
+    v = values[eligible]
+    if v.size:
+        out[eligible] = np.searchsorted(np.sort(v), v, side="right") / v.size
+    return out
 
 
 class _BaseSelector(BaseCurator):
@@ -215,7 +244,8 @@ class _BaseSelector(BaseCurator):
             Rows that may be picked; see :meth:`fit`.
         **params : dict of array-like of shape (n_samples,)
             Per-sample arrays, checked to have one value per row (cut them with
-            :meth:`resample_params`).
+            :meth:`resample_params`). ``weights`` is passed on to :meth:`fit`
+            (:class:`DiversitySelector`).
 
         Returns
         -------
@@ -277,6 +307,18 @@ class DiversitySelector(_BaseSelector):
     threshold : float or None, default=None
         Minimum ``prefilter_.scores_`` of a row that may be picked (Lightly's
         THRESHOLD). Needs ``prefilter``.
+    weights : estimator or None, default=None
+        Bias the picks toward rows with high values of a per-row score (Lightly's
+        WEIGHTS): a curator (any estimator with ``fit`` that sets ``scores_``,
+        e.g. :class:`~sklearn_curate.OutlierFilter`, whose scores are higher for
+        more typical rows), cloned and fitted on ``X`` (and ``y``); its
+        ``scores_`` are the values. Values can instead be passed per row as
+        ``fit(X, weights=values)`` (not both). How they weigh: see Notes.
+        Its parameters are searchable as ``weights__<name>``.
+    weight_strength : float, default=1.0
+        Exponent of the weights in the objective (Lightly's ``strength``): 0
+        ignores them, larger values follow them more closely, negative values
+        prefer rows with *low* values. Searchable with GridSearchCV.
     random_state : int, RandomState instance or None, default=None
         Seed of the first pick with ``init="random"``; unused otherwise.
     n_jobs : int or None, default=-1
@@ -308,8 +350,8 @@ class DiversitySelector(_BaseSelector):
         the selection or no eligible rows were left (only without a budget).
     selection_distances_ : ndarray of shape (n_new,), float64
         Distance of each of the ``n_new = n_selected_`` picks to the rows selected
-        before it, in the units of ``metric``; non-increasing. ``inf`` for the first pick without preselected
-        rows.
+        before it, in the units of ``metric`` (unweighted); non-increasing without
+        weights. ``inf`` for the first pick without preselected rows.
     covering_radius_ : float
         After the selection: the largest distance of an eligible row to its
         nearest selected row (preselected included), in the units of ``metric``;
@@ -320,6 +362,11 @@ class DiversitySelector(_BaseSelector):
         Rows that could be picked (``candidates`` and the prefilter's choice).
     prefilter_ : estimator
         The fitted clone of ``prefilter`` (only when ``prefilter`` is given).
+    weights_estimator_ : estimator
+        The fitted clone of ``weights`` (only when ``weights`` is given).
+    weights_ : ndarray of shape (n_samples,), float64
+        The normalised weights the objective used, in (0, 1] for eligible rows
+        (1 for the highest value), 0 for the others; only with weights.
     n_features_in_ : int
         Number of features seen in ``fit``.
 
@@ -335,6 +382,24 @@ class DiversitySelector(_BaseSelector):
     threshold``); only then does the greedy objective run, over the eligible rows.
     Rows that are not eligible neither get picked nor count toward the covering
     radius; preselected rows always count as selected, eligible or not.
+
+    The objective, with weights. As Lightly combines strategies (the product of
+    their objectives, each raised to its strength), every pick is the eligible row
+    with the largest ``d(x) * w(x) ** weight_strength``, where ``d(x)`` is the
+    distance of ``x`` to its nearest selected row and ``w(x)`` its normalised
+    weight: the share of eligible rows whose value is at most that of ``x``
+    (``w`` in (0, 1], 1 for the highest value, ties alike). Only the order of the
+    values counts, so a curator's scores need no scaling, and the rank is taken
+    among the eligible rows (after the thresholds). Without weights, with
+    ``weight_strength=0`` or with all values equal, ``w`` is exactly 1 and the
+    picks are exactly those of the unweighted selection. Weights change which row
+    is picked, not the distances: ``covering_radius_``, ``selection_distances_``
+    and ``min_distance`` (the selection stops once every eligible row is within
+    ``min_distance`` of a selected row) are unweighted. With weights the
+    factor-2 guarantee on the covering radius no longer holds; the picks trade
+    coverage for weight, as Lightly's DIVERSITY + WEIGHTS does. With
+    ``init="farthest"``, the first pick is the row with the largest weighted
+    distance to the mean of the eligible rows.
 
     Method and cost. One array of length ``n_samples`` holds each row's squared
     distance to its nearest selected row; each pick updates it in one pass over
@@ -353,7 +418,8 @@ class DiversitySelector(_BaseSelector):
 
     Rounds. Selecting ``a`` rows and then ``b`` more with
     ``preselected=first.selection_order_`` picks the same rows, in the same order,
-    as selecting ``a + b`` at once.
+    as selecting ``a + b`` at once (with weights too, given the same values and
+    eligible rows).
 
     References
     ----------
@@ -376,6 +442,13 @@ class DiversitySelector(_BaseSelector):
     >>> more = DiversitySelector(n_samples=10).fit(X, preselected=sel.selection_order_)
     >>> more.sample_indices_.shape
     (30,)
+
+    Biased toward typical rows (high scores of an outlier filter):
+
+    >>> from sklearn_curate import OutlierFilter
+    >>> typical = DiversitySelector(n_samples=20, weights=OutlierFilter()).fit(X)
+    >>> typical.weights_.max()
+    np.float64(1.0)
     """
 
     _parameter_constraints: dict = {
@@ -386,9 +459,13 @@ class DiversitySelector(_BaseSelector):
         "init": [StrOptions({"farthest", "random"})],
         "prefilter": [HasMethods(["fit"]), None],
         "threshold": [Real, None],
+        "weights": [HasMethods(["fit"]), None],
+        "weight_strength": [Interval(Real, None, None, closed="neither")],
         "random_state": ["random_state"],
         "n_jobs": [Integral, None],
     }
+    __metadata_request__fit = {"weights": True}
+    __metadata_request__fit_resample = {"weights": True}
 
     def __init__(
         self,
@@ -400,6 +477,8 @@ class DiversitySelector(_BaseSelector):
         init="farthest",
         prefilter=None,
         threshold=None,
+        weights=None,
+        weight_strength=1.0,
         random_state=None,
         n_jobs=-1,
     ):
@@ -410,10 +489,54 @@ class DiversitySelector(_BaseSelector):
         self.init = init
         self.prefilter = prefilter
         self.threshold = threshold
+        self.weights = weights
+        self.weight_strength = weight_strength
         self.random_state = random_state
         self.n_jobs = n_jobs
 
-    def fit(self, X, y=None, *, preselected=None, candidates=None, **params):
+    def _weight_factor(self, X, y, weights, eligible):
+        """Return the factor of each row's squared distance in the objective (None: no weights)."""
+        for name in ("weights_estimator_", "weights_"):
+            if hasattr(self, name):  # from an earlier fit
+                delattr(self, name)
+        if self.weights is not None and weights is not None:
+            raise ValueError(
+                f"weights are given twice: as the estimator weights="
+                f"{type(self.weights).__name__}(...) and as fit(X, weights=...); pass one "
+                "(set weights=None to use the array)."
+            )
+        if self.weights is not None:
+            self.weights_estimator_ = clone(self.weights).fit(X, y)
+            values = getattr(self.weights_estimator_, "scores_", None)
+            if values is None:
+                raise ValueError(
+                    f"weights={type(self.weights).__name__}(...) sets no scores_ after fit; "
+                    "pass a curator with scores_ (e.g. OutlierFilter()) or the values as "
+                    "fit(X, weights=values)."
+                )
+            source = f"{type(self.weights).__name__}.scores_"
+        elif weights is not None:
+            values, source = weights, "weights"
+        else:
+            return None
+        values = check_array(values, ensure_2d=False, dtype=np.float64, input_name=source).reshape(
+            -1
+        )
+        n = X.shape[0]
+        if values.shape[0] != n:
+            raise ValueError(
+                f"{source} has {values.shape[0]} values but X has {n} rows; pass one value per row."
+            )
+        self.weights_ = rank_weights(values, eligible)
+        strength = float(self.weight_strength)
+        if strength == 0.0:
+            return None
+        factor = np.ones(n, dtype=np.float64)
+        # the objective d * w ** s is compared as d^2 * w ** (2 s): same order
+        factor[eligible] = self.weights_[eligible] ** (2.0 * strength)
+        return factor
+
+    def fit(self, X, y=None, *, preselected=None, candidates=None, weights=None, **params):
         """Select rows of ``X``.
 
         Parameters
@@ -431,6 +554,12 @@ class DiversitySelector(_BaseSelector):
         candidates : array-like of bool, shape (n_samples,), default=None
             Rows that may be picked (e.g. ``scores >= 0.5`` for any score of
             yours); combined with ``prefilter`` by "and".
+        weights : array-like of shape (n_samples,), default=None
+            One finite value per row, higher = preferred (e.g. a model's
+            uncertainty): the picks lean toward high values as set by
+            ``weight_strength`` (see Notes). Not with the ``weights`` estimator.
+            In an imbalanced-learn Pipeline it reaches the selector only with
+            metadata routing on.
         **params : dict
             Ignored; accepted so that :meth:`fit_resample` can pass per-sample
             arrays along.
@@ -447,9 +576,10 @@ class DiversitySelector(_BaseSelector):
             more than the eligible rows not yet selected; if ``preselected`` holds
             an index outside ``[0, n_samples)`` or ``candidates`` is not a mask of
             one flag per row; if ``threshold`` is given without ``prefilter``; if
-            ``X`` holds NaN or inf (or, with ``metric="cosine"``, a row of zeros);
-            if a parameter is out of range (each message names the value and the
-            fix).
+            weights are given both ways, are not one finite value per row, or the
+            ``weights`` estimator sets no ``scores_``; if ``X`` holds NaN or inf
+            (or, with ``metric="cosine"``, a row of zeros); if a parameter is out
+            of range (each message names the value and the fix).
         """
         self._validate_params()
         X, y = self._validate_X(X, y)
@@ -458,6 +588,7 @@ class DiversitySelector(_BaseSelector):
         pre = _check_preselected(preselected, n)
         eligible = self._eligible(X, y, candidates)
         self.eligible_ = eligible
+        factor = self._weight_factor(X, y, weights, eligible)
         room_mask = eligible.copy()
         room_mask[pre] = False
         room = int(room_mask.sum())
@@ -476,6 +607,7 @@ class DiversitySelector(_BaseSelector):
             candidates=eligible,
             first=first,
             min_sq_stop=stop,
+            factor=factor,
             workers=effective_n_jobs(self.n_jobs),
         )
         self.selection_distances_ = _from_sq(gains_sq, self.metric)

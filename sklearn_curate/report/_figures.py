@@ -22,6 +22,9 @@ EMBEDDED = ("kept", "outlier", "similar", "mislabelled")
 #: Embedded decisions that always get a trace; the others only when some input has them
 #: (a run without ``--mislabelled`` has the same figures as before the step existed).
 ALWAYS_TRACED = ("kept", "outlier", "similar")
+#: With a selection step (``--select``) the kept trace is drawn as these two instead: the
+#: kept rows not selected in its place, the selected rows last (on top of the others).
+SELECTION_TRACES = ("kept_not_selected", "selected")
 #: Decisions of removed inputs shown as image pairs, in page order.
 PAIR_REASONS = ("outlier", "similar", "exact_duplicate")
 N_BINS = 40
@@ -169,6 +172,7 @@ def build_figures(
     has_images: bool = False,
     device: str = "auto",
     summary=None,
+    selection_rank=None,
 ) -> dict:
     """Compute every figure of the curation report.
 
@@ -195,6 +199,12 @@ def build_figures(
         :func:`~sklearn_curate.curation._summary.summarize_curation` of ``R`` and the
         decisions of its rows, measured by the caller (the command does, so the
         report only shapes numbers); computed here when None.
+    selection_rank : array-like of int, shape (n_inputs,), optional
+        With a selection step: the pick order of each input (1 = first pick), 0 for
+        inputs not selected (only kept inputs are selected). The embedding's
+        ``kept`` trace is then split into ``kept_not_selected`` (in its place) and
+        ``selected`` (last, so drawn on top), as the output lists split
+        ``kept.txt``. Everything else still counts the kept rows as ``kept``.
 
     Returns
     -------
@@ -223,10 +233,20 @@ def build_figures(
         summary = summarize_curation(R, emb_dec, device=device)
 
     coords, how = _coordinates(R)
+    traced = {d: np.flatnonzero(emb_dec == d) for d in EMBEDDED}
+    if selection_rank is not None:
+        picked = np.asarray(selection_rank)[emb_pos] > 0
+        if np.any(picked & (emb_dec != "kept")):
+            raise ValueError("selection_rank marks inputs that are not kept as selected")
+        kept_rows = traced.pop("kept")
+        traced = {
+            "kept_not_selected": kept_rows[~picked[kept_rows]],
+            **traced,
+            "selected": kept_rows[picked[kept_rows]],
+        }
     traces = {}
-    for d in EMBEDDED:
-        rows = np.flatnonzero(emb_dec == d)
-        if d not in ALWAYS_TRACED and not len(rows):
+    for d, rows in traced.items():
+        if d not in (*ALWAYS_TRACED, *SELECTION_TRACES) and not len(rows):
             continue
         traces[d] = {
             "positions": [int(p) for p in emb_pos[rows]],

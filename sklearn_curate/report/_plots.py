@@ -28,7 +28,12 @@ DECISION_COLORS = {
     "outlier": "#d62728",
     "similar": "#ff7f0e",
     "mislabelled": "#9467bd",
+    "kept_not_selected": "#1f77b4",  # with --select: the kept rows not picked, as kept
+    "selected": "#2ca02c",
 }
+#: Decisions drawn with a marker of their own in the embedding views (the selected rows
+#: of ``--select``: larger diamonds with a dark edge, over the kept rows around them).
+MARKED = {"selected": {"symbol": "diamond", "line": {"color": "#111111", "width": 1}}}
 #: Colour of each Data Parameters category (lines and points), and of its 10-90% band.
 CATEGORY_COLORS = {"easy": "#2ca02c", "hard": "#d62728", "need_review": "#ff7f0e"}
 CATEGORY_FILLS = {
@@ -101,7 +106,8 @@ def embedding_figure(embedding: dict, *, three_d: bool) -> go.Figure:
         One trace per decision with at least one point, in the order of
         ``embedding["traces"]``, named ``"<decision> (<count>)"``; ``meta`` is the
         decision, and the page attaches ``x``, ``y`` (``z``) and, as ``customdata``,
-        the input positions.
+        the input positions. Decisions in :data:`MARKED` (``selected``) get larger
+        points of their own shape.
 
     Raises
     ------
@@ -123,6 +129,8 @@ def embedding_figure(embedding: dict, *, three_d: bool) -> go.Figure:
                 "opacity": 0.8,
             },
         }
+        if decision in MARKED:
+            style["marker"].update(MARKED[decision], size=4 if three_d else 8, opacity=1.0)
         traces.append(go.Scatter3d(**style) if three_d else go.Scattergl(**style))
     if three_d:
         layout = _layout(

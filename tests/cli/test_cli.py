@@ -615,22 +615,6 @@ def test_console_script_in_a_subprocess(tmp_path):
 LISTS_DP = {**LISTS, "mislabelled": "removed_mislabelled.txt"}
 
 
-def check_partition_dp(out: Path, all_ids) -> dict:
-    """As check_partition, with removed_mislabelled.txt as a sixth list."""
-    lists = {
-        d: [line.split("\t", 1)[0] for line in (out / name).read_text().splitlines()]
-        for d, name in LISTS_DP.items()
-    }
-    union = [i for ids in lists.values() for i in ids]
-    assert len(union) == len(set(union)) == len(all_ids), "an id is in two lists or none"
-    assert set(union) == set(all_ids)
-    rows = read_scores(out)
-    assert [r["id"] for r in rows] == list(all_ids)
-    for d, ids in lists.items():
-        assert [r["id"] for r in rows if r["decision"] == d] == ids
-    return lists
-
-
 @pytest.fixture(scope="module")
 def mislabelled_out(tmp_path_factory):
     out = tmp_path_factory.mktemp("mislabelled") / "out"
@@ -639,11 +623,11 @@ def mislabelled_out(tmp_path_factory):
     return out
 
 
-def test_mislabelled_step_on_the_default_data(mislabelled_out):
+def test_mislabelled_step_on_the_default_data(mislabelled_out, check_lists):
     out = mislabelled_out
     report = json.loads((out / "report.json").read_text())
     n = report["counts"]["inputs"]
-    lists = check_partition_dp(out, [str(i) for i in range(n)])
+    lists = check_lists(out, [str(i) for i in range(n)], LISTS_DP)
     k = round(0.05 * n)  # each step drops round(fraction * n) of the readable inputs
     assert len(lists["mislabelled"]) == k == report["counts"]["mislabelled"]
     assert len(lists["outlier"]) == len(lists["similar"]) == k
@@ -680,13 +664,15 @@ def test_mislabelled_step_on_the_default_data(mislabelled_out):
     assert "mislabelled: " in run_log and f"{k} mislabelled" in run_log.splitlines()[-1]
 
 
-def test_mislabelled_zero_on_a_class_folder_scores_and_removes_nothing(image_folder, tmp_path):
+def test_mislabelled_zero_on_a_class_folder_scores_and_removes_nothing(
+    image_folder, tmp_path, check_lists
+):
     root, _, corrupt = image_folder
     out = tmp_path / "out"
     args = ["curate", "--images", str(root), "--out", str(out), "--image-size", "8"]
     assert main([*args, "--epochs", "1", "--mislabelled", "0", "--dp-epochs", "5", "-q"]) == 0
     ids = _all_folder_ids(root)
-    lists = check_partition_dp(out, ids)
+    lists = check_lists(out, ids, LISTS_DP)
     assert lists["mislabelled"] == [] and len(lists["corrupt"]) == len(corrupt)
     report = json.loads((out / "report.json").read_text())
     assert report["counts"]["mislabelled"] == 0

@@ -6,6 +6,7 @@ folder of 120 digit PNGs in class sub-folders at 8 x 8 pixels.
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,8 @@ from sklearn.datasets import load_digits
 from sklearn_curate import DiversitySelector
 from sklearn_curate.cli import _curate as cli
 from sklearn_curate.cli._curate import main
+from sklearn_curate.cli._inputs import CurateError, load_inputs
+from sklearn_curate.cli._select import check_select, run_select
 
 #: The lists of a run with --select: kept.txt is split in two and not written.
 SELECT_LISTS = {
@@ -33,24 +36,21 @@ def read_scores(out: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
-def check_partition_select(out: Path, all_ids) -> dict:
-    """Every input in exactly one of the lists of a --select run; scores.csv agrees."""
-    assert not (out / "kept.txt").exists()
-    lists = {
-        d: [line.split("\t", 1)[0] for line in (out / name).read_text().splitlines()]
-        for d, name in SELECT_LISTS.items()
-    }
-    union = [i for ids in lists.values() for i in ids]
-    assert len(union) == len(set(union)) == len(all_ids), "an id is in two lists or none"
-    assert set(union) == set(all_ids)
-    rows = read_scores(out)
-    assert [r["id"] for r in rows] == list(all_ids)
-    for d, ids in lists.items():
-        assert [r["id"] for r in rows if r["decision"] == d] == ids
-    marker = json.loads((out / ".sklearn-curate-output").read_text())
-    assert marker["state"] == "complete"
-    assert {"selected.txt", "kept_not_selected.txt"} <= set(marker["files"])
-    return lists
+@pytest.fixture
+def check_partition_select(check_lists):
+    """Check a --select run: every input in exactly one of SELECT_LISTS (scores.csv
+    agrees, conftest's check_lists), no kept.txt, and the output marker lists the new
+    files."""
+
+    def check(out: Path, all_ids) -> dict:
+        assert not (out / "kept.txt").exists()
+        lists = check_lists(out, all_ids, SELECT_LISTS)
+        marker = json.loads((out / ".sklearn-curate-output").read_text())
+        assert marker["state"] == "complete"
+        assert {"selected.txt", "kept_not_selected.txt"} <= set(marker["files"])
+        return lists
+
+    return check
 
 
 @pytest.fixture
@@ -85,7 +85,7 @@ def _folder_ids(root: Path) -> list[str]:
 # ----------------------------------------------------------------------------------
 # --select
 # ----------------------------------------------------------------------------------
-def test_select_proportion_on_the_built_in_data(tmp_path):
+def test_select_proportion_on_the_built_in_data(tmp_path, check_partition_select):
     out = tmp_path / "out"
     assert main(["curate", "--out", str(out), "--epochs", "1", "--select", "0.1", "-q"]) == 0
     report = json.loads((out / "report.json").read_text())
@@ -109,9 +109,49 @@ def test_select_proportion_on_the_built_in_data(tmp_path):
     html = (out / "report.html").read_text()
     assert 'id="selection"' in html and f"{b} of the {m} kept rows selected" in html
     assert f"{b} selected, {m - b} kept not selected" in (out / "run.log").read_text()
+    check_selection_views(html, report, lists)
 
 
-def test_select_count_picks_the_k_center_rows_of_the_reduced_embedding(features, tmp_path):
+def _page_json(page: str, element_id: str):
+    m = re.search(rf'<script type="application/json" id="{element_id}">(.*?)</script>', page, re.S)
+    return json.loads(m.group(1))
+
+
+def check_selection_views(html: str, report: dict, lists: dict) -> None:
+    """The 2D / 3D views draw the selected rows as a marked trace of their own (drawn
+    last, on top), the other kept rows as kept_not_selected; the Selection section
+    states the covering radius."""
+    traces = report["figures"]["embedding"]["traces"]
+    ids = report["figures"]["ids"]
+    assert "kept" not in traces
+    for d in ("selected", "kept_not_selected"):
+        assert [ids[p] for p in traces[d]["positions"]] == lists[d]  # both in input order
+        assert len(traces[d]["x"]) == len(traces[d]["z"]) == len(lists[d])
+    plots = _page_json(html, "plots")
+    b = len(lists["selected"])
+    for name in ("scatter2d", "scatter3d"):
+        data = plots[name]["data"]
+        assert data[-1]["meta"] == "selected" and data[-1]["name"] == f"selected ({b})"
+        assert data[-1]["marker"]["symbol"] == "diamond"
+        other = [t for t in data if t["meta"] == "kept_not_selected"]
+        assert (
+            len(other) == 1
+            and other[0]["name"] == f"kept_not_selected ({len(lists['kept_not_selected'])})"
+        )
+        assert other[0]["marker"]["size"] < data[-1]["marker"]["size"]
+    # the page attaches the points from its copy of report.json: b of them, selected
+    embedded = _page_json(html, "report-data")
+    assert len(embedded["figures"]["embedding"]["traces"]["selected"]["positions"]) == b
+    by_pos = embedded["decisions_by_position"]
+    assert sum(v == "selected" for v in by_pos.values()) == b
+    radius = report["selection"]["covering_radius"]
+    section = html[html.index('id="selection"') : html.index("</p>", html.index('id="selection"'))]
+    assert "Covering radius" in section and f"{radius:.6g}" in section
+
+
+def test_select_count_picks_the_k_center_rows_of_the_reduced_embedding(
+    features, tmp_path, check_partition_select
+):
     out = tmp_path / "out"
     args = ["curate", "--array", str(features), "--out", str(out), "--select", "25", "-q"]
     assert main([*args, "--n-components", "3"]) == 0
@@ -129,7 +169,9 @@ def test_select_count_picks_the_k_center_rows_of_the_reduced_embedding(features,
     assert report["selection"]["covering_radius"] == pytest.approx(expected.covering_radius_)
 
 
-def test_balance_on_class_folders_hits_the_per_class_counts(class_folder, tmp_path):
+def test_balance_on_class_folders_hits_the_per_class_counts(
+    class_folder, tmp_path, check_partition_select
+):
     out = tmp_path / "out"
     args = ["curate", "--images", str(class_folder), "--out", str(out), "--image-size", "8"]
     assert main([*args, "--epochs", "1", "--select", "30", "--strategy", "balance", "-q"]) == 0
@@ -142,6 +184,48 @@ def test_balance_on_class_folders_hits_the_per_class_counts(class_folder, tmp_pa
     report = json.loads((out / "report.json").read_text())
     assert report["selection"]["class_counts"] == per_class
     assert report["selection"]["strategy"] == "balance"
+
+
+def test_balance_gives_the_foreign_images_no_share(tmp_path):
+    """The built-in data's planted foreign images are labelled "foreign" for the report,
+    but they are no class: --strategy balance neither counts them as a class nor picks
+    them, even when every one of them is still kept (here: all rows kept)."""
+    inputs = load_inputs(None, None, None, seed=0, progress=False)
+    foreign = inputs.faults["foreign_rows"]
+    assert {inputs.labels[p] for p in foreign} == {"foreign"}
+    n = len(inputs.ids)
+    R = inputs.data.reshape(n, -1).astype(np.float64)
+    kept = np.arange(n)
+    steps = []
+    result = run_select(
+        R, kept, kept, inputs, select=110, strategy="balance", step=lambda *a: steps.append(a)
+    )
+    assert not set(result.order) & set(foreign)
+    counts = result.info["class_counts"]
+    assert counts == {str(c): 11 for c in range(10)}  # 10 digit classes, no "foreign"
+    assert result.info["unlabelled_kept_rows_not_eligible"] == len(foreign)
+    # (diversity, which ignores labels, takes foreign images among its first picks)
+    div = run_select(R, kept, kept, inputs, select=110, strategy="diversity", step=lambda *a: 0)
+    assert len(set(foreign) & set(div.order[:5])) >= 2
+    # the budget check counts the digits only
+    with pytest.raises(CurateError, match="only 1834 readable inputs have a class label"):
+        check_select(1835, "balance", inputs, n)
+
+
+def test_balance_on_the_built_in_data(tmp_path, check_partition_select):
+    out = tmp_path / "out"
+    args = ["curate", "--out", str(out), "--epochs", "1", "--select", "50"]
+    assert main([*args, "--strategy", "balance", "-q"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    n = report["counts"]["inputs"]
+    lists = check_partition_select(out, [str(i) for i in range(n)])
+    assert report["selection"]["class_counts"] == {str(c): 5 for c in range(10)}
+    foreign = {str(i) for i in range(1797, 1797 + 18)}
+    assert not foreign & set(lists["selected"])
+    # foreign images the outlier step missed are kept, but not selected
+    kept_foreign = foreign & set(lists["kept_not_selected"])
+    assert report["selection"]["unlabelled_kept_rows_not_eligible"] == len(kept_foreign)
+    assert "foreign" in report["figures"]["classes"]["names"]  # still shown per class
 
 
 @pytest.mark.parametrize(
@@ -247,6 +331,65 @@ def test_relevant_files_restrict_the_run_and_report_missing_names(class_folder, 
         for line in (out / name).read_text().splitlines()
     ]
     assert sorted(listed) == chosen  # each named file in exactly one list, nothing else
+
+
+def test_relevant_files_open_only_the_named_files(class_folder, tmp_path, monkeypatch):
+    """Files outside LIST are never listed, opened or decoded, and are in no output list:
+    a corrupt image and a file without an image ending (whose content a walk of the
+    folder would open to sniff) lie outside the list; names that a walk would not find
+    (outside the folder, in a hidden folder) are not found either."""
+    import os
+
+    import PIL.Image
+
+    root = tmp_path / "data"
+    named = _folder_ids(class_folder)[::4]
+    for r in named:
+        (root / r).parent.mkdir(parents=True, exist_ok=True)
+        (root / r).write_bytes((class_folder / r).read_bytes())
+    (root / "0" / "broken.png").write_bytes(b"\x89PNG not really")  # outside the list
+    (root / "notes").write_bytes(b"\x00\x01 not an image")  # outside: a walk sniffs it
+    (root / "1" / "bad.png").write_bytes(b"\x89PNG corrupt too")  # in the list
+    (root / ".hidden").mkdir()
+    (root / ".hidden" / "x.png").write_bytes((class_folder / named[0]).read_bytes())
+    (tmp_path / "outside.png").write_bytes((class_folder / named[0]).read_bytes())
+    listing = tmp_path / "relevant.txt"
+    listing.write_text("\n".join([*named, "1/bad.png", ".hidden/x.png", "../outside.png"]))
+
+    opened, walked = [], []
+    real_open, real_walk = PIL.Image.open, os.walk
+
+    def spy_open(fp, *args, **kwargs):
+        opened.append(os.path.relpath(os.fspath(fp), root))
+        return real_open(fp, *args, **kwargs)
+
+    def spy_walk(top, *args, **kwargs):
+        walked.append(os.fspath(top))
+        return real_walk(top, *args, **kwargs)
+
+    monkeypatch.setattr(PIL.Image, "open", spy_open)
+    monkeypatch.setattr(os, "walk", spy_walk)
+    out = tmp_path / "out"
+    args = ["curate", "--images", str(root), "--out", str(out), "--image-size", "8"]
+    assert main([*args, "--epochs", "1", "--relevant-files", str(listing), "-q"]) == 0
+    monkeypatch.undo()
+    assert str(root) not in walked  # the folder is never listed
+    assert set(opened) <= {*named, "1/bad.png"}, set(opened) - {*named, "1/bad.png"}
+    assert "1/bad.png" in opened  # (the spy sees the reads)
+    report = json.loads((out / "report.json").read_text())
+    assert report["relevant_files_not_found"] == [".hidden/x.png", "../outside.png"]
+    assert report["counts"]["inputs"] == len(named) + 1
+    lists = {
+        name: [line.split("\t", 1)[0] for line in (out / name).read_text().splitlines()]
+        for name in ("kept.txt", "removed_outliers.txt", "removed_similar.txt",
+                     "corrupt.txt", "removed_exact_duplicates.txt", "skipped.txt")
+    }  # fmt: skip
+    assert lists["corrupt.txt"] == ["1/bad.png"]
+    assert lists["skipped.txt"] == []
+    # every named file found in exactly one list; nothing outside the list anywhere
+    listed = sorted(i for ids in lists.values() for i in ids)
+    assert listed == sorted([*named, "1/bad.png"])
+    assert [r["id"] for r in read_scores(out)] == sorted([*named, "1/bad.png"])
 
 
 def test_relevant_files_errors(class_folder, features, tmp_path, capsys):

@@ -65,6 +65,36 @@ def reference_k_center(X, k, preselected=()):
     return np.array(picks)
 
 
+def reference_weighted_k_center(X, k, values, strength):
+    """Weighted farthest-point selection from the definition (Lightly's DIVERSITY x WEIGHTS).
+
+    Each pick is the row with the largest ``d * w ** strength``: ``d`` its distance
+    to the nearest picked row (to the mean for the first pick), ``w`` the share of
+    rows whose value is at most its own; ties to the lowest index. Compared as
+    ``d^2 * w ** (2 strength)``, the order the kernel compares in.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    values = np.asarray(values, dtype=np.float64)
+    w = np.array([(values <= v).sum() for v in values]) / values.size
+    factor = w ** (2.0 * strength)
+
+    def sq_to(c):
+        acc = np.zeros(X.shape[0])
+        for t in range(X.shape[1]):
+            acc = acc + (X[:, t] - c[t]) ** 2
+        return acc
+
+    picks = [int(np.argmax(sq_to(X.mean(axis=0)) * factor))]
+    min_sq = sq_to(X[picks[0]])
+    while len(picks) < k:
+        masked = min_sq * factor
+        masked[picks] = -1.0
+        i = int(np.argmax(masked))
+        picks.append(i)
+        min_sq = np.minimum(min_sq, sq_to(X[i]))
+    return np.array(picks)
+
+
 def covering_radius(X, rows):
     """Largest distance of any row of X to its nearest row in ``rows`` (plain numpy)."""
     d = np.sqrt(((X[:, None, :] - X[None, rows, :]) ** 2).sum(-1))
@@ -254,6 +284,149 @@ def test_grid_search_clone_pickle(digits):
     grid = GridSearchCV(pipe, {"diversityselector__proportion": [0.2, 0.5]}, cv=2)
     grid.fit(X[:600] / 16.0, y[:600])
     assert grid.best_params_["diversityselector__proportion"] in (0.2, 0.5)
+
+
+# -- weights (Lightly's WEIGHTS) ---------------------------------------------------------------
+@pytest.fixture(scope="module")
+def typicality(embedding):
+    """A curator's scores on the embedding: OutlierFilter's, higher = more typical."""
+    return OutlierFilter().fit(embedding[0]).scores_
+
+
+@pytest.mark.parametrize("strength", [1.0, 2.5, -0.5])
+def test_weighted_picks_match_the_definition(embedding, strength):
+    """Continuous weights with ties: the picks are those of the weighted definition."""
+    X = embedding[0]
+    values = np.round(np.linalg.norm(X, axis=1), 1)  # about 100 distinct values: ties
+    sel = DiversitySelector(n_samples=60, weight_strength=strength).fit(X, weights=values)
+    ref = reference_weighted_k_center(X, 60, values, strength)
+    np.testing.assert_array_equal(sel.selection_order_, ref)
+    # distances stay unweighted: each pick's distance to the picks before it
+    for j in (1, 20, 59):
+        d = np.sqrt(((X[ref[:j]] - X[ref[j]]) ** 2).sum(1)).min()
+        assert sel.selection_distances_[j] == pytest.approx(d, rel=1e-12)
+    assert sel.covering_radius_ == pytest.approx(covering_radius(X, ref), rel=1e-12)
+
+
+def test_equal_weights_give_exactly_the_unweighted_picks(embedding, typicality):
+    X = embedding[0]
+    plain = DiversitySelector(n_samples=80).fit(X)
+    for sel in (
+        DiversitySelector(n_samples=80).fit(X, weights=np.full(X.shape[0], 3.7)),
+        DiversitySelector(n_samples=80, weight_strength=0.0).fit(X, weights=typicality),
+        DiversitySelector(n_samples=80, weights=OutlierFilter(), weight_strength=0.0).fit(X),
+    ):
+        np.testing.assert_array_equal(sel.selection_order_, plain.selection_order_)
+        np.testing.assert_array_equal(sel.selection_distances_, plain.selection_distances_)
+        assert sel.covering_radius_ == plain.covering_radius_
+    # only the order of the values counts: an increasing transform, the same picks
+    a = DiversitySelector(n_samples=80).fit(X, weights=typicality)
+    b = DiversitySelector(n_samples=80).fit(X, weights=np.exp(3.0 * typicality) - 5.0)
+    np.testing.assert_array_equal(a.selection_order_, b.selection_order_)
+
+
+def test_curator_weights_pull_the_picks_toward_high_scores(embedding, typicality):
+    """With OutlierFilter's scores as weights, the picks concentrate on typical rows."""
+    X = embedding[0]
+    plain = DiversitySelector(n_samples=60).fit(X)
+    sel = DiversitySelector(n_samples=60, weights=OutlierFilter()).fit(X)
+    np.testing.assert_array_equal(sel.weights_estimator_.scores_, typicality)
+    w = sel.weights_
+    assert w.max() == 1.0 and w.min() > 0
+    # farthest-point picks favour atypical rows; the weights turn that around
+    assert w[plain.sample_indices_].mean() < 0.5
+    assert w[sel.sample_indices_].mean() > w[plain.sample_indices_].mean() + 0.4
+    outliers = ~OutlierFilter(contamination=0.1).fit(X).support_
+    assert outliers[plain.sample_indices_].sum() >= 20
+    assert outliers[sel.sample_indices_].sum() <= 2
+    # the same values as an array give the same picks
+    same = DiversitySelector(n_samples=60).fit(X, weights=typicality)
+    np.testing.assert_array_equal(same.selection_order_, sel.selection_order_)
+    # stronger weights, higher-weighted picks; a negative strength prefers low values
+    means = [
+        w[DiversitySelector(n_samples=60, weight_strength=s).fit(X, weights=typicality)
+          .sample_indices_].mean()
+        for s in (0.0, 0.25, 1.0)
+    ]  # fmt: skip
+    assert means[0] < means[1] < means[2]
+    low = DiversitySelector(n_samples=60, weight_strength=-1.0).fit(X, weights=typicality)
+    assert w[low.sample_indices_].mean() < w[plain.sample_indices_].mean() - 0.1
+    # the picks still spread over the rows of top weight: they cover them far better
+    # than the unweighted picks or the first 60 of them (the top scores, ties by index)
+    hi = w == 1.0
+    top = np.argsort(-typicality, kind="stable")[:60]
+
+    def radius_over_hi(picks):
+        return np.sqrt(((X[hi][:, None] - X[picks][None]) ** 2).sum(-1)).min(1).max()
+
+    assert hi[sel.sample_indices_].mean() > 0.9 > hi[plain.sample_indices_].mean() + 0.6
+    assert radius_over_hi(sel.sample_indices_) < 0.7 * radius_over_hi(top)
+    assert radius_over_hi(sel.sample_indices_) < 0.7 * radius_over_hi(plain.sample_indices_)
+
+
+def test_weights_after_the_thresholds_and_in_rounds(embedding, typicality):
+    """Thresholds first: the weights rank the eligible rows only; rounds still continue."""
+    X = embedding[0]
+    cand = np.arange(X.shape[0]) % 3 != 0
+    sel = DiversitySelector(n_samples=40).fit(X, candidates=cand, weights=typicality)
+    assert np.all(sel.weights_[~cand] == 0) and sel.weights_[cand].max() == 1.0
+    rows = np.flatnonzero(cand)
+    ref = reference_weighted_k_center(X[rows], 40, typicality[rows], 1.0)
+    np.testing.assert_array_equal(sel.selection_order_, rows[ref])
+    twenty = DiversitySelector(n_samples=20).fit(X, weights=typicality)
+    ten = DiversitySelector(n_samples=10).fit(X, weights=typicality)
+    more = DiversitySelector(n_samples=10).fit(
+        X, preselected=ten.selection_order_, weights=typicality
+    )
+    np.testing.assert_array_equal(more.selection_order_, twenty.selection_order_)
+
+
+def test_weighted_threads_and_fit_resample(embedding, typicality, monkeypatch):
+    X = np.repeat(embedding[0][:300], 2, axis=0)  # exact ties
+    factor = np.repeat(np.linspace(0.5, 1.0, 300), 2)
+    monkeypatch.setattr(_kcenter, "_MIN_ROWS_PER_THREAD", 50)
+    one, g1, r1 = greedy_k_center(X, 70, factor=factor, workers=1)
+    two, g2, r2 = greedy_k_center(X, 70, factor=factor, workers=2)
+    np.testing.assert_array_equal(one, two)
+    np.testing.assert_array_equal(g1, g2)
+    assert r1 == r2
+    # fit_resample passes the weights on to fit
+    Xe = embedding[0]
+    Xr, _ = DiversitySelector(n_samples=30).fit_resample(Xe, weights=typicality)
+    fitted = DiversitySelector(n_samples=30).fit(Xe, weights=typicality)
+    np.testing.assert_array_equal(Xr, Xe[fitted.sample_indices_])
+
+
+def test_pipeline_routes_weights(digits):
+    X, y = digits
+    X = X[:500] / 16.0
+    values = -np.abs(X - X.mean(0)).sum(1)
+    with config_context(enable_metadata_routing=True):
+        pipe = make_pipeline(DiversitySelector(n_samples=40), LogisticRegression(max_iter=500))
+        pipe.fit(X, y[:500], weights=values)
+    step = pipe.named_steps["diversityselector"]
+    expected = DiversitySelector(n_samples=40).fit(X, weights=values)
+    np.testing.assert_array_equal(step.selection_order_, expected.selection_order_)
+    assert hasattr(step, "weights_")
+
+
+@pytest.mark.parametrize(
+    "params, fit_kwargs, match",
+    [
+        (
+            {"n_samples": 5, "weights": OutlierFilter()},
+            {"weights": np.ones(1797)},
+            "weights are given twice",
+        ),
+        ({"n_samples": 5, "weights": PCA(2)}, {}, "sets no scores_"),
+        ({"n_samples": 5}, {"weights": np.ones(5)}, "has 5 values but X has 1797 rows"),
+        ({"n_samples": 5}, {"weights": np.r_[np.nan, np.ones(1796)]}, "NaN"),
+        ({"n_samples": 5, "weight_strength": np.inf}, {}, "weight_strength"),
+    ],
+)
+def test_weight_errors(digits, params, fit_kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        DiversitySelector(**params).fit(digits[0], **fit_kwargs)
 
 
 @pytest.mark.parametrize(
