@@ -38,7 +38,15 @@ from ._inputs import (
     unquote_id,
 )
 from ._mislabelled import check_labels, run_mislabelled
-from ._model import default_model, model_file, torch_threads, user_model
+from ._model import (
+    CHECKPOINT_FILE,
+    TRAIN_CHOICES,
+    model_file,
+    prepare_model,
+    resolve_train,
+    torch_threads,
+    user_model,
+)
 from ._options import PROG, add_run_options, count_or_proportion, float_in, int_at_least
 from ._outputs import Decisions, build_report, report_figures, write_tables
 from ._run import CommandRun, require_cuda, user_error
@@ -61,7 +69,9 @@ near-duplicates (ids 1815-1851): 1,852 inputs, nothing downloaded.
 Without --model the default model is a small convolutional autoencoder
 (sklearn_curate.embedding.models.ConvAutoencoder) trained on the inputs for --epochs epochs;
 the embedding is the output of its 'encoder' (the flattened maps of its last
-convolution). Before the filters the embedding is standardised and reduced
+convolution). --train simclr trains the same network (or --model) with SimCLR
+instead, and the trained weights are written to checkpoint.pt, which --checkpoint
+loads in a later run. Before the filters the embedding is standardised and reduced
 (--reducer).
 
 How many rows are dropped: let n be the number of readable inputs (corrupt files
@@ -116,6 +126,9 @@ output folder (--out):
                         Higher scores = more typical; empty cells for corrupt rows.
   embeddings.npy        layer output, one row per readable input, in scores.csv order
   embeddings_reduced.npy  the reduced rows the filters saw (not with --reducer none)
+  checkpoint.pt         the model's trained (or --checkpoint) weights, a
+                        state_dict for --checkpoint (not written when no
+                        training ran)
   report.json           parameters, counts, timings, devices, versions and every
                         number of report.html (under "figures")
   report.html           self-contained page (opens offline): summary, 2D and 3D
@@ -143,6 +156,8 @@ examples:
   sklearn-curate curate --array feats.npy --reducer none --outlier-fraction 0.02
   sklearn-curate curate --images photos/ --model mymodels:resnet --layer layer4
   sklearn-curate curate --images photos/ --select 500 --strategy balance
+  sklearn-curate curate --images photos/ --train simclr --epochs 30 --select 0.1
+  sklearn-curate curate --images new_photos/ --checkpoint photos_curated/checkpoint.pt
 """
 
 
@@ -199,9 +214,9 @@ def _add_curate_arguments(p: argparse.ArgumentParser) -> None:
         metavar="MODULE:CALLABLE",
         help="a callable returning a torch.nn.Module, called with no arguments, e.g. "
         "'mypkg.models:make_net' or 'path/to/file.py:make_net' (the current folder is on "
-        "the import path). The model is used as given: no training. It receives float32 "
-        "batches (n, C, H, W) in [0, 1]; one gray channel is repeated to the in_channels "
-        "of the model's first Conv2d.",
+        "the import path). The model is used as given unless --train simclr trains it. "
+        "It receives float32 batches (n, C, H, W) in [0, 1]; one gray channel is "
+        "repeated to the in_channels of the model's first Conv2d.",
     )
     mod.add_argument(
         "--layer",
@@ -211,10 +226,28 @@ def _add_curate_arguments(p: argparse.ArgumentParser) -> None:
         "default for the built-in autoencoder: 'encoder'.",
     )
     mod.add_argument(
+        "--train",
+        choices=TRAIN_CHOICES,
+        default=None,
+        help="how the model learns from the inputs before embedding them: autoencoder = "
+        "the built-in autoencoder reconstructs them; simclr = self-supervised SimCLR "
+        "(random crops, jitter, blur; NT-Xent loss) on the embedding layer of the "
+        "built-in network or of --model (needs: pip install 'sklearn-curate[ssl]'); "
+        "none = no training (default: autoencoder, or none with --model or "
+        "--checkpoint)",
+    )
+    mod.add_argument(
+        "--checkpoint",
+        metavar="PATH",
+        help=f"load the model's weights from PATH (a {CHECKPOINT_FILE} of an earlier run, or "
+        "torch.save(model.state_dict())), with torch.load(weights_only=True); with --train "
+        "the training continues from them",
+    )
+    mod.add_argument(
         "--epochs",
         type=_non_negative_int,
         default=10,
-        help="training epochs of the built-in autoencoder (default: %(default)s; 0 = untrained)",
+        help="training epochs of --train (default: %(default)s; 0 = untrained)",
     )
     mod.add_argument(
         "--image-size",
@@ -656,6 +689,7 @@ class _Run(CommandRun):
                 ("--cache-dir", a.cache_dir),
                 ("--model", model_file(a.model)),
                 ("--relevant-files", a.relevant_files),
+                ("--checkpoint", a.checkpoint),
             ],
         )
 
@@ -699,11 +733,12 @@ class _Run(CommandRun):
         a = self.args
         if a.device == "cuda":  # fail now, not after reading and training
             require_cuda("embed", *([a.reducer] if a.reducer != "none" else []))
+        train = resolve_train(a.train, a.model, a.checkpoint)  # fail now, not after reading
         if a.model is not None:
             import torch
 
             torch.manual_seed(a.seed)  # a user model with random weights is reproducible too
-        loaded = user_model(a.model, a.layer, self.step) if a.model is not None else None
+        loaded = user_model(a.model, a.layer, self.step) if a.model is not None else (None, None)
         inputs = self.load()
         if a.mislabelled is not None:
             check_labels(inputs)
@@ -727,9 +762,11 @@ class _Run(CommandRun):
             check_select(a.select, a.strategy, inputs, n_valid - n_out - n_sim - n_mis)
         threads = a.threads or (None if a.model is not None else 1)
         with torch_threads(threads) as self.threads:
-            model, layer = loaded or default_model(
+            model, layer, trained = prepare_model(
                 inputs,
-                a.layer,
+                *(loaded if a.model is not None else (None, a.layer)),
+                train=train,
+                checkpoint=a.checkpoint,
                 epochs=a.epochs,
                 seed=a.seed,
                 device=a.device,
@@ -738,6 +775,10 @@ class _Run(CommandRun):
                 step=self.step,
             )
             Z = self.embed(inputs, model, layer)
+        if trained:  # into the staging folder: it appears with the rest or not at all
+            import torch
+
+            torch.save(model.state_dict(), staging / CHECKPOINT_FILE)
         with self.guarded("reduce"):
             R = self.reduce(Z)
         with self.guarded("outliers"):
@@ -783,6 +824,7 @@ class _Run(CommandRun):
 
         params = {k: v for k, v in sorted(vars(a).items()) if k != "command"}
         params["layer"] = layer
+        params["train"] = train  # what ran, also when chosen by default
         params["threads"] = self.threads  # what ran, also when chosen by default
         return self.write(staging, inputs, decisions, Z, R, layer, params)
 

@@ -2,9 +2,11 @@
 
 With ``--model MODULE:CALLABLE`` (or ``path/to/file.py:CALLABLE``) the callable is
 imported and called before any data are read, and ``--layer`` is checked against the
-model's layers; the model is used as given. Without it, images train
-:class:`~sklearn_curate.embedding.models.ConvAutoencoder` for ``--epochs`` epochs (or load the
-weights of an earlier run from ``--cache-dir``), and feature vectors skip the model.
+model's layers. Without it, images build
+:class:`~sklearn_curate.embedding.models.ConvAutoencoder`. ``--checkpoint`` loads weights
+into either, and ``--train`` trains it for ``--epochs`` epochs (the autoencoder's own
+reconstruction loss, or SimCLR on the embedding layer), or loads the weights of an
+earlier run from ``--cache-dir``. Feature vectors skip the model unless ``--model``.
 Each step reports its timing through the ``step`` callback of the run.
 """
 
@@ -23,7 +25,14 @@ import numpy as np
 
 from ._inputs import CurateError, Inputs
 
-__all__ = ["user_model", "default_model", "torch_threads"]
+__all__ = [
+    "CHECKPOINT_FILE",
+    "TRAIN_CHOICES",
+    "prepare_model",
+    "resolve_train",
+    "torch_threads",
+    "user_model",
+]
 
 
 def model_file(spec: str | None) -> str | None:
@@ -218,10 +227,108 @@ def user_model(spec: str, layer: str | None, step):
     return model, layer
 
 
-def default_model(
+#: The choices of ``--train``.
+TRAIN_CHOICES = ("autoencoder", "simclr", "none")
+
+#: The file of the trained weights in the output folder (``torch.save`` of the
+#: model's ``state_dict``), for ``--checkpoint`` of a later run.
+CHECKPOINT_FILE = "checkpoint.pt"
+
+
+def resolve_train(train: str | None, model_spec: str | None, checkpoint: str | None) -> str:
+    """Resolve ``--train``: its default and what it may be combined with.
+
+    Parameters
+    ----------
+    train : {"autoencoder", "simclr", "none"} or None
+        ``--train``; None picks the default: ``"none"`` with ``--model`` or
+        ``--checkpoint`` (the weights are used as given), ``"autoencoder"`` otherwise.
+    model_spec : str or None
+        ``--model``.
+    checkpoint : str or None
+        ``--checkpoint``.
+
+    Returns
+    -------
+    str
+        One of :data:`TRAIN_CHOICES`.
+
+    Raises
+    ------
+    CurateError
+        For ``--train autoencoder`` with ``--model`` (a user model has no decoder to
+        train), or ``--train simclr`` without its extra (kornia); checked before any
+        data are read.
+    """
+    if train is None:
+        return "none" if (model_spec or checkpoint) else "autoencoder"
+    if train == "autoencoder" and model_spec:
+        raise CurateError(
+            "--train autoencoder trains the built-in autoencoder, not a --model; train "
+            "your model with --train simclr, or drop --train to use it as given."
+        )
+    if train == "simclr":
+        try:
+            import kornia  # noqa: F401
+        except ImportError:
+            from ..embedding._simclr import SSL_EXTRA_HINT
+
+            raise CurateError(
+                f"--train simclr needs the ssl extra (kornia is not installed): {SSL_EXTRA_HINT}"
+            ) from None
+    return train
+
+
+def _load_checkpoint(model, path: str) -> None:
+    """Load a ``state_dict`` saved by ``torch.save`` into ``model`` (weights only).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model (the built-in autoencoder or ``--model``).
+    path : str
+        ``--checkpoint``.
+
+    Raises
+    ------
+    CurateError
+        If the file is missing or unreadable, holds no ``state_dict`` (only tensors
+        load: ``torch.load(weights_only=True)``), or its tensors do not fit the model.
+    """
+    import torch
+
+    file = Path(path)
+    if not file.is_file():
+        raise CurateError(f"--checkpoint {path!r} is not a file.")
+    try:
+        state = torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CurateError(
+            f"--checkpoint {path!r} cannot be read as weights ({' '.join(str(exc).split())[:300]}); "
+            f"pass a {CHECKPOINT_FILE} written by an earlier run or torch.save(model.state_dict())."
+        ) from None
+    if not isinstance(state, dict):
+        raise CurateError(
+            f"--checkpoint {path!r} holds a {type(state).__name__}, not a state_dict; save "
+            "it with torch.save(model.state_dict(), path)."
+        )
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        first = " ".join(str(exc).split())[:400]
+        raise CurateError(
+            f"--checkpoint {path!r} does not fit the model ({first}); it must come from "
+            "the same model and image size (--image-size, channels)."
+        ) from None
+
+
+def prepare_model(
     inputs: Inputs,
+    model,
     layer: str | None,
     *,
+    train: str,
+    checkpoint: str | None,
     epochs: int,
     seed: int,
     device: str,
@@ -229,23 +336,38 @@ def default_model(
     progress: bool,
     step,
 ):
-    """Train the built-in autoencoder on the inputs (or load it from ``--cache-dir``).
+    """Build, load and train the model of the run, as ``--train`` and ``--checkpoint`` say.
+
+    Without ``--model`` the model is the built-in
+    :class:`~sklearn_curate.embedding.models.ConvAutoencoder`, sized from the images
+    and seeded. ``--checkpoint`` loads weights into it (or into ``--model``); then
+    ``--train`` trains for ``--epochs`` epochs, continuing from the checkpoint if one
+    was loaded: ``"autoencoder"`` reconstructs the images
+    (:func:`~sklearn_curate.embedding.train_autoencoder`), ``"simclr"`` trains the
+    embedding layer with SimCLR (:func:`~sklearn_curate.embedding.train_simclr`).
 
     Parameters
     ----------
     inputs : Inputs
         The loaded inputs.
+    model : torch.nn.Module or None
+        The ``--model``, already loaded; None for the built-in autoencoder.
     layer : str or None
-        ``--layer``; None means ``'encoder'``.
+        ``--layer`` (checked already with ``--model``); None means ``'encoder'`` for
+        the autoencoder.
+    train : {"autoencoder", "simclr", "none"}
+        ``--train``, resolved by :func:`resolve_train`.
+    checkpoint : str or None
+        ``--checkpoint``: a ``state_dict`` file to load before training.
     epochs : int
-        ``--epochs``: training epochs (0 = untrained).
+        ``--epochs``: training epochs (0 = no training).
     seed : int
-        ``--seed``: seeds the weights and the training order.
+        ``--seed``: seeds the weights, the training order and the augmentations.
     device : {"auto", "cpu", "cuda"}
         ``--device``.
     cache_dir : str or None
-        ``--cache-dir``: where trained weights are stored, keyed by the data, epochs,
-        seed and image shape; None trains every time.
+        ``--cache-dir``: where trained weights are stored, keyed by the data, the
+        training, epochs, seed and the starting weights; None trains every time.
     progress : bool
         Show a progress bar while training.
     step : callable
@@ -254,53 +376,97 @@ def default_model(
 
     Returns
     -------
-    model : ConvAutoencoder or None
-        The trained model, on the CPU; None when the inputs are feature vectors.
+    model : torch.nn.Module or None
+        The model, on the CPU; None when the inputs are feature vectors and no
+        ``--model`` was given.
     layer : str or None
-        The embedding layer (``layer`` or ``'encoder'``); None without a model.
+        The embedding layer; None without a model.
+    trained : bool
+        Whether weights were trained or loaded (then they are worth writing to the
+        output folder as :data:`CHECKPOINT_FILE`).
 
     Raises
     ------
     CurateError
-        If ``layer`` is given for feature vectors, or is not a layer of the autoencoder.
+        If ``layer`` is given for feature vectors without ``--model``, is not a layer
+        of the autoencoder, ``--train`` or ``--checkpoint`` is given for feature
+        vectors without a model, ``--train simclr`` gets feature vectors, or the
+        checkpoint does not load.
     """
     import torch
 
-    if not inputs.is_images:
+    if model is None and not inputs.is_images:
         if layer is not None:
             raise CurateError("--layer needs --model when --array holds feature vectors.")
-        return None, None
+        if checkpoint or train == "simclr":
+            raise CurateError(
+                "--train simclr and --checkpoint need images or a --model; --array holds "
+                "feature vectors, which are curated as they are."
+            )
+        return None, None, False
+    if train == "simclr" and not inputs.is_images:
+        raise CurateError(
+            "--train simclr augments images (crops, jitter, blur); --array holds feature "
+            "vectors. Drop --train to use --model as given."
+        )
+    from ..embedding._embedder import _model_digest
     from ..embedding.models import DEFAULT_LAYER, ConvAutoencoder, train_autoencoder
     from ..utils._device import resolve_device
 
-    c, h, w = inputs.data.shape[1:]
-    torch.manual_seed(seed)
-    model = ConvAutoencoder(in_channels=c, image_size=(h, w))
-    layer = _check_layer(model, layer or DEFAULT_LAYER)
+    if model is None:
+        c, h, w = inputs.data.shape[1:]
+        torch.manual_seed(seed)
+        model = ConvAutoencoder(in_channels=c, image_size=(h, w))
+        layer = _check_layer(model, layer or DEFAULT_LAYER)
     choice = resolve_device(device, "embed", n_samples=inputs.data.shape[0])
     t = time.perf_counter()
+    details = []
+    if checkpoint:
+        _load_checkpoint(model, checkpoint)
+        details.append(f"loaded --checkpoint {Path(checkpoint).name}")
+    if train == "none":
+        if details:
+            step("train", time.perf_counter() - t, "cpu", "torch", "; ".join(details))
+        return model, layer, bool(checkpoint)
     cached = None
     if cache_dir:
-        key = _cache_key(inputs.data, epochs, seed, (c, h, w), "ConvAutoencoder-v1")
-        cached = Path(cache_dir) / f"autoencoder-{key}.pt"
+        key = _cache_key(
+            inputs.data, train, epochs, seed, layer, _model_digest(model).hex(), "train-v2"
+        )
+        cached = Path(cache_dir) / f"{train}-{key}.pt"
     if cached is not None and cached.is_file():
         model.load_state_dict(torch.load(cached, map_location="cpu", weights_only=True))
         model.eval()
-        detail = f"loaded {cached.name} from --cache-dir"
+        details.append(f"loaded {cached.name} from --cache-dir")
     else:
-        losses = train_autoencoder(
-            model,
-            inputs.data,
-            epochs=epochs,
-            device=choice.device,
-            random_state=seed,
-            progress=progress,
-        )
+        if train == "autoencoder":
+            losses = train_autoencoder(
+                model,
+                inputs.data,
+                epochs=epochs,
+                device=choice.device,
+                random_state=seed,
+                progress=progress,
+            )
+            what = "ConvAutoencoder" if not checkpoint else "autoencoder"
+        else:
+            from ..embedding._simclr import train_simclr
+
+            losses = train_simclr(
+                model,
+                inputs.data,
+                layer=layer,
+                epochs=epochs,
+                device=choice.device,
+                random_state=seed,
+                progress=progress,
+            )
+            what = f"SimCLR on layer {layer}"
         model.cpu()
         if cached is not None:
             cached.parent.mkdir(parents=True, exist_ok=True)
             torch.save(model.state_dict(), cached)
         last = f", final loss {losses[-1]:.4f}" if losses else ""
-        detail = f"ConvAutoencoder, {epochs} epochs{last}"
-    step("train", time.perf_counter() - t, choice.device, "torch", detail)
-    return model, layer
+        details.append(f"{what}, {epochs} epochs{last}")
+    step("train", time.perf_counter() - t, choice.device, "torch", "; ".join(details))
+    return model, layer, True

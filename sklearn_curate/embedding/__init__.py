@@ -11,6 +11,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "resize_images": "_images",
         "ConvAutoencoder": "models",
         "train_autoencoder": "models",
+        "nt_xent_loss": "_simclr",
         "simclr_augmentation": "_simclr",
         "train_simclr": "_simclr",
     },

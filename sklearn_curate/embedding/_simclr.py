@@ -62,7 +62,7 @@ def simclr_augmentation(
     jitter: float = 0.4,
     blur: bool = True,
 ) -> nn.Module:
-    """The random view of SimCLR for small images, as one batched kornia module.
+    """Build the random view of SimCLR for small images, as one batched kornia module.
 
     SimCLR's recipe (Chen et al. 2020, Appendix A), scaled down: a random resized
     crop back to the image size, an optional horizontal flip, colour jitter
@@ -336,18 +336,22 @@ def train_simclr(
     starts = list(range(0, n, bs))
     if len(starts) > 1 and n - starts[-1] < bs // 2:
         starts.pop()  # merge a small last batch into the one before
-    bounds = list(zip(starts, [*starts[1:], n]))
+    bounds = list(zip(starts, [*starts[1:], n], strict=True))
     if loss is None:
         tau = float(temperature)
 
         def loss(z, labels):
             return nt_xent_loss(z, tau)
+
     history = []
     cpu_state = torch.random.get_rng_state()
     cuda_state = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
     torch.manual_seed(seed)
     bar = tqdm(
-        total=epochs * len(bounds), desc="train simclr", unit="batch", disable=not progress,
+        total=epochs * len(bounds),
+        desc="train simclr",
+        unit="batch",
+        disable=not progress,
         leave=False,
     )
     try:

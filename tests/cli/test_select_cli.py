@@ -264,7 +264,7 @@ def _no_training(*args, **kwargs):
 def test_select_beyond_the_kept_rows_fails_before_training(
     tmp_path, capsys, monkeypatch, extra, message
 ):
-    monkeypatch.setattr(cli, "default_model", _no_training)
+    monkeypatch.setattr(cli, "prepare_model", _no_training)
     out = tmp_path / "o"
     assert main(["curate", "--out", str(out), "-q", *extra]) == 1
     err = capsys.readouterr().err
