@@ -61,6 +61,7 @@ class _SquashedCoverageScorer(CoverageScorer):
 CURATORS = [
     OutlierFilter(),
     OutlierFilter(method="knn"),  # the default algorithm is the exact tree: check another score
+    OutlierFilter(method="ensemble"),  # four members, robust z-scores: its own score_samples
     SimilarityFilter(device="cpu"),
     CoverageScorer(),
     CoverageScorer(n_neighbors=3, device="cpu"),
