@@ -794,7 +794,9 @@ class _Run(CommandRun):
                 self.dp = run_mislabelled(
                     R[kept_rows],
                     np.flatnonzero(inputs.valid)[kept_rows],
-                    inputs.labels,
+                    # the built-in data's planted foreign images are no class of the
+                    # digits: not scored, as files outside the class folders
+                    inputs.class_labels(),
                     n_mis,
                     step=self.step,
                     epochs=a.dp_epochs,

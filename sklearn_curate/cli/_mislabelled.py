@@ -35,7 +35,9 @@ def check_labels(inputs: Inputs) -> None:
             "--mislabelled needs class labels: pass --images DIR with one sub-folder per "
             "class (or use the built-in data); --array inputs and flat folders have none."
         )
-    classes = {lab for lab, ok in zip(inputs.labels, inputs.valid, strict=True) if ok and lab}
+    classes = {
+        lab for lab, ok in zip(inputs.class_labels(), inputs.valid, strict=True) if ok and lab
+    }
     if len(classes) < 2:
         raise CurateError(
             f"--mislabelled needs at least 2 classes; the readable inputs have {len(classes)}. "
@@ -105,8 +107,9 @@ def run_mislabelled(
     kept_pos : ndarray of int, shape (m,)
         Their input positions.
     labels : list of str
-        The class of every input (``Inputs.labels``); rows with an empty label (files
-        outside the class folders) are not scored and stay kept.
+        The class of every input (``Inputs.class_labels()``); rows with an empty label
+        (files outside the class folders, the built-in data's planted foreign images)
+        are not scored and stay kept.
     n_drop : int
         How many rows to drop (``round(--mislabelled * n)``).
     step : callable

@@ -664,6 +664,23 @@ def test_mislabelled_step_on_the_default_data(mislabelled_out, check_lists):
     assert "mislabelled: " in run_log and f"{k} mislabelled" in run_log.splitlines()[-1]
 
 
+def test_mislabelled_step_gives_the_foreign_images_no_class(tmp_path):
+    """The built-in data's planted foreign images are labelled "foreign" for the report,
+    but they are no class of the digits: with no outlier or similarity step, all 18 are
+    still kept, and the step scores the 1,797 digits (10 classes) only."""
+    out = tmp_path / "out"
+    args = ["curate", "--out", str(out), "--epochs", "1", "--outlier-fraction", "0"]
+    args += ["--similar-fraction", "0", "--mislabelled", "0.01", "--dp-epochs", "2", "-q"]
+    assert main(args) == 0
+    rows = read_scores(out)
+    foreign = [r for r in rows if r["label"] == "foreign"]
+    assert len(foreign) == 18
+    assert all(r["decision"] == "kept" and r["mislabelled_score"] == "" for r in foreign)
+    dp = json.loads((out / "report.json").read_text())["figures"]["data_parameters"]
+    assert dp["classes"]["names"] == [str(c) for c in range(10)]
+    assert dp["n_samples"] == 1852 - 18
+
+
 def test_mislabelled_zero_on_a_class_folder_scores_and_removes_nothing(
     image_folder, tmp_path, check_lists
 ):
