@@ -79,10 +79,10 @@ def embed_on_dask(embedder, X, *, client=None, npartitions=None, as_dask_array=F
     ``distributed`` cluster: the embedder (with its model) is broadcast once to every
     worker; the inputs are cut into ``npartitions`` partitions of whole batches; each
     worker reads its files with the library's image reading (the rules of
-    :func:`~sklearn_curate.embedding.load_image`) and runs the model on its batches.
+    :func:`~sklearn_curate.load_images`) and runs the model on its batches.
     Partitions start at multiples of ``embedder.batch_size``, so every forward pass sees
-    the same rows as in a local run and the features equal the local ones (to float
-    rounding; bitwise on the same CPU with the same torch threads).
+    the same rows as in a local run and the features equal the local ones up to float
+    rounding (a worker's torch may use another thread count than the client's).
 
     Parameters
     ----------
