@@ -28,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-HEAVY = ("torch", "umap", "hdbscan", "plotly", "numba", "pynndescent")
+HEAVY = ("torch", "umap", "hdbscan", "plotly", "numba", "pynndescent", "dask", "distributed")
 
 _GRID = """
 import time

@@ -335,7 +335,18 @@ def _add_curate_arguments(p: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--cache-dir",
         metavar="DIR",
-        help="reuse the trained autoencoder and the embeddings of earlier runs stored here",
+        help="reuse the trained autoencoder and the embeddings of earlier runs stored here "
+        "(embeddings computed with --scheduler are not cached)",
+    )
+    run.add_argument(
+        "--scheduler",
+        metavar="ADDRESS|local",
+        help="run the embedding step on a Dask cluster: the address of its scheduler "
+        "(e.g. tcp://10.0.0.5:8786), or 'local' for a LocalCluster on this machine "
+        "(loopback only, one worker process per core, one thread each). The inputs are "
+        "read, the model trained and every other step run here; the readable inputs "
+        "are sent to the workers in partitions of whole batches. Needs: pip install "
+        "'sklearn-curate[dask]'",
     )
 
 
@@ -431,6 +442,14 @@ class _Run(CommandRun):
 
     def __init__(self, args: argparse.Namespace, argv: list[str]):
         super().__init__(args, argv)
+        if args.scheduler is not None:  # before any work, --out included
+            from ..embedding._dask import import_distributed
+
+            try:
+                import_distributed("--scheduler")
+            except ImportError as exc:
+                raise CurateError(str(exc)) from None
+        self.client = None  # the Dask client of --scheduler, while the run lasts
         self.progress = not args.quiet
         self.dp = None  # the mislabelled step's result, when it runs
         self.selection = None  # the selection step's report entry, when it runs
@@ -561,7 +580,13 @@ class _Run(CommandRun):
             model, layer, device=a.device, cache_dir=a.cache_dir, progress=self.progress
         )
         try:
-            Z = emb.fit_transform(inputs.data)
+            if self.client is not None:
+                from ..embedding._dask import embed_on_dask
+
+                emb.set_params(cache_dir=None)
+                Z = embed_on_dask(emb, inputs.data, client=self.client)
+            else:
+                Z = emb.fit_transform(inputs.data)
         except Exception as exc:
             if a.model is None:
                 raise
@@ -571,7 +596,12 @@ class _Run(CommandRun):
                 "in [0, 1]."
             ) from None
         Z = np.asarray(Z, dtype=np.float32).reshape(len(Z), -1)
-        self.estimator_step("embed", t, emb, f"layer {layer} -> {Z.shape[1]} values")
+        detail = f"layer {layer} -> {Z.shape[1]} values"
+        if self.client is not None:
+            workers = len(self.client.nthreads())
+            self.timed("embed", t, f"{detail}, on Dask ({workers} workers)", "dask", "torch")
+        else:
+            self.estimator_step("embed", t, emb, detail)
         return Z
 
     def reduce(self, Z: np.ndarray) -> np.ndarray:
@@ -717,7 +747,72 @@ class _Run(CommandRun):
             f"{counts['exact_duplicate']} exact duplicates in {report['total_seconds']:.1f} s"
         )
 
+    @contextlib.contextmanager
+    def scheduler(self):
+        """Connect to ``--scheduler`` (or start a local cluster) for the run's duration.
+
+        Yields
+        ------
+        distributed.Client or None
+            None without ``--scheduler``.
+
+        Raises
+        ------
+        CurateError
+            If the scheduler cannot be reached.
+        """
+        address = self.args.scheduler
+        if address is None:
+            yield None
+            return
+        import logging
+
+        from distributed import Client, LocalCluster
+
+        t = time.perf_counter()
+        with contextlib.ExitStack() as stack:
+            try:
+                if address == "local":
+                    cluster = stack.enter_context(
+                        LocalCluster(
+                            threads_per_worker=1,
+                            processes=True,
+                            host="127.0.0.1",
+                            dashboard_address=None,
+                            silence_logs=logging.ERROR,
+                        )
+                    )
+                    client = stack.enter_context(Client(cluster))
+                else:
+                    client = stack.enter_context(Client(address, timeout="30s"))
+            except (OSError, TimeoutError) as exc:
+                raise CurateError(
+                    f"--scheduler {address}: cannot connect ({' '.join(str(exc).split())})"
+                ) from None
+            workers = len(client.nthreads())
+            self.timed("scheduler", t, f"{address}: {workers} workers")
+            yield client
+
     def _run(self, staging: Path) -> dict:
+        """Every step of :meth:`run`, on ``--scheduler``'s cluster if given.
+
+        Parameters
+        ----------
+        staging : Path
+            The staging folder of ``--out``.
+
+        Returns
+        -------
+        dict
+            The run report.
+        """
+        with self.scheduler() as self.client:
+            try:
+                return self._steps(staging)
+            finally:
+                self.client = None
+
+    def _steps(self, staging: Path) -> dict:
         """Every step of :meth:`run`, writing into the staging folder.
 
         Parameters

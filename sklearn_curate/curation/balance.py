@@ -12,11 +12,11 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
-from joblib import effective_n_jobs
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
 
+from ..utils._parallel import thread_count
 from ._kcenter import greedy_k_center
 from .selection import _BaseSelector, _budget, _check_preselected, _prepare
 
@@ -276,7 +276,7 @@ class BalanceSelector(_BaseSelector):
 
         Xk = _prepare(X, self.metric) if self.within == "diversity" else None
         rng = check_random_state(self.random_state)
-        workers = effective_n_jobs(self.n_jobs)
+        workers = thread_count(self.n_jobs)
         picks_by_class = {}
         for k in np.unique(seq):
             rows = np.flatnonzero(codes == k)

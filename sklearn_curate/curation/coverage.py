@@ -16,13 +16,13 @@ import math
 from numbers import Integral, Real
 
 import numpy as np
-from joblib import effective_n_jobs
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..base import BaseCurator
 from ..utils._device import is_gpu_array, resolve_device, to_numpy
+from ..utils._parallel import thread_count
 from ..utils.neighbors import _exact_sq, kneighbors
 
 __all__ = ["UNIT_INTERVAL_ATOL", "CoverageScorer", "naive_coverage_radius"]
@@ -80,7 +80,7 @@ def _kth_radius(X_db, k, query=None, device="auto"):
         np.asarray(Q, dtype=np.float64),
         np.asarray(X_db, dtype=np.float64),
         idx,
-        workers=effective_n_jobs(-1),
+        workers=thread_count(-1),
     )
     order = np.argsort(sq, axis=1, kind="stable")[:, k - 1]
     rows = np.arange(idx.shape[0])

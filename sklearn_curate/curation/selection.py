@@ -23,13 +23,13 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
-from joblib import effective_n_jobs
 from sklearn.base import clone
 from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import _num_samples, check_array
 
 from ..base import BaseCurator, as_indexable, cut_per_sample
+from ..utils._parallel import thread_count
 from ._kcenter import greedy_k_center
 
 __all__ = ["DiversitySelector"]
@@ -608,7 +608,7 @@ class DiversitySelector(_BaseSelector):
             first=first,
             min_sq_stop=stop,
             factor=factor,
-            workers=effective_n_jobs(self.n_jobs),
+            workers=thread_count(self.n_jobs),
         )
         self.selection_distances_ = _from_sq(gains_sq, self.metric)
         self.covering_radius_ = float(_from_sq(radius_sq, self.metric))

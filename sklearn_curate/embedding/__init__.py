@@ -6,6 +6,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
     __name__,
     {
         "TorchLayerEmbedder": "_embedder",
+        "embed_on_dask": "_dask",
         "load_image": "_images",
         "load_images": "_images",
         "resize_images": "_images",

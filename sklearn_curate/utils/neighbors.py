@@ -17,9 +17,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from joblib import effective_n_jobs
 
 from ._device import _module_available, is_gpu_array, resolve_device, to_numpy
+from ._parallel import thread_count
 
 __all__ = ["kneighbors", "DEFAULT_MEMORY_BUDGET"]
 
@@ -542,7 +542,7 @@ def kneighbors(
     # extra candidates, 1.3% with 20, none with 40; the search's time did not change.)
     k_self = n_neighbors + (1 if query is None else 0)
     kk = min(k_self + max(_BOUNDARY_MARGIN, n_neighbors), n)
-    workers = effective_n_jobs(n_jobs)
+    workers = thread_count(n_jobs)
     # brute force searches centred copies where that shrinks the rounding (the k-d tree
     # computes exact distances on the rows as given); _finish re-scores on Xn, Qn
     Xs, Qs = (Xn, Qn) if chosen == "kdtree" else _search_copy(Xn, Qn, query is None)
