@@ -18,10 +18,10 @@ import torch
 from sklearn.base import clone
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ..base import BaseCurator
-from ..utils._device import resolve_device
+from ..utils._device import is_gpu_array, resolve_device, to_numpy
 from ..utils._validation import is_torch_module
 from ._influence_core import (
     LogisticObjective,
@@ -187,9 +187,22 @@ class InfluenceScorer(BaseCurator):
     backend_ : str
         "torch".
     n_features_in_ : int
+        Number of features of a 2-D ``X`` seen in ``fit`` (only then, as for
+        :class:`~sklearn_curate.embedding.TorchLayerEmbedder`).
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
+        Column names of a DataFrame ``X`` seen in ``fit`` (only then).
+    sample_shape_ : tuple of int
+        Shape of one training sample: ``(n_features,)`` for a 2-D ``X``,
+        ``(C, H, W)`` for images ``(n, C, H, W)``. Test data must have it.
 
     Notes
     -----
+    Input. ``X`` is 2-D ``(n_samples, n_features)``, or, for a torch module, an
+    array (or CPU/CUDA tensor) of any rank whose first axis is the samples, e.g.
+    images ``(n, C, H, W)``: the module receives float64 batches of shape
+    ``(b, *sample_shape_)``. ``fit_resample`` returns the kept rows in the shape
+    given. LogisticRegression needs 2-D ``X`` (``ValueError`` otherwise).
+
     Accuracy, measured on the digits (1,500 train / 297 test, X / 16, 10 classes,
     LogisticRegression C=1; ``benchmarks/bench_influence.py``): against "exact",
     Spearman over all 1,500 training points 1.0000 for "cg" and >= 0.987 (5 test
@@ -317,6 +330,118 @@ class InfluenceScorer(BaseCurator):
         self.device = device
         self.random_state = random_state
         self.progress = progress
+
+    # -- validation ------------------------------------------------------------------
+    def _is_module(self):
+        est = self.estimator
+        return est is not None and (is_torch_module(est) or _is_skorch(est))
+
+    def _validate_X(self, X, y=None, *, reset=True, min_samples=1):
+        """Validate ``X`` of shape (n, d) or, for torch modules, (n, *sample_shape).
+
+        A 2-D ``X`` goes through the curator's checks (``n_features_in_``, feature
+        names). An n-D array keeps its first axis as the samples: it is checked
+        (finite, float, non-empty, ``y`` of the same length) on the 2-D view
+        ``(n, prod(sample_shape))`` and returned in its own shape; ``n_features_in_``
+        and ``feature_names_in_`` are then not set, as for
+        :class:`~sklearn_curate.embedding.TorchLayerEmbedder`.
+        """
+        X = _as_array_nd(X)
+        ndim = X.ndim if hasattr(X, "ndim") else np.ndim(X)
+        if ndim <= 2:
+            X, y = super()._validate_X(X, y, reset=reset, min_samples=min_samples)
+            if reset:
+                self.sample_shape_ = tuple(X.shape[1:])
+            return X, y
+        if not self._is_module():
+            name = "LogisticRegression" if self.estimator is None else type(self.estimator).__name__
+            raise ValueError(
+                f"X has shape {tuple(X.shape)} (n-D), but {name} needs 2-D X of shape "
+                "(n_samples, n_features): pass X.reshape(len(X), -1), or a torch module "
+                "that takes samples of this shape."
+            )
+        X = check_array(
+            X,
+            allow_nd=True,
+            dtype=[np.float64, np.float32],
+            ensure_min_samples=min_samples,
+            ensure_min_features=0,
+            ensure_all_finite=True,
+        )
+        if X.size == 0:
+            raise ValueError(f"X has shape {X.shape} with no values; pass non-empty samples.")
+        shape = tuple(X.shape)
+        flat, y = super()._validate_X(X.reshape(shape[0], -1), y, reset=reset, min_samples=1)
+        for attr in ("n_features_in_", "feature_names_in_"):
+            if reset and hasattr(self, attr):
+                delattr(self, attr)
+        if reset:
+            self.sample_shape_ = shape[1:]
+        return np.asarray(flat).reshape(shape), y
+
+    def _validate_test(self, X_test, y_test):
+        """Validate test data against the fitted sample shape; return torch tensors."""
+        check_is_fitted(self, "params_")
+        if y_test is None:
+            raise ValueError("influence needs the test targets y_test.")
+        shape = getattr(self, "sample_shape_", None)
+        X_test = _as_array_nd(X_test)
+        ndim = X_test.ndim if hasattr(X_test, "ndim") else np.ndim(X_test)
+        if shape is None or len(shape) == 1:
+            X_test, y_test = validate_data(
+                self, X_test, y_test, reset=False, dtype=[np.float64, np.float32], y_numeric=False
+            )
+        else:
+            X_test = check_array(
+                X_test,
+                allow_nd=True,
+                dtype=[np.float64, np.float32],
+                ensure_min_features=0,
+                ensure_all_finite=True,
+            )
+            if tuple(X_test.shape[1:]) != tuple(shape) or ndim != len(shape) + 1:
+                raise ValueError(
+                    f"X_test has samples of shape {tuple(X_test.shape[1:])}, but "
+                    f"{type(self).__name__} was fitted on samples of shape {tuple(shape)}."
+                )
+            y_test = np.asarray(y_test)
+            if y_test.ndim != 1 or y_test.shape[0] != X_test.shape[0]:
+                raise ValueError(
+                    f"y_test has shape {y_test.shape}; pass one target per test sample "
+                    f"({X_test.shape[0]})."
+                )
+        Xt = torch.as_tensor(np.asarray(X_test, dtype=np.float64), device=self._dev)
+        return Xt, self._targets(y_test)
+
+    def get_feature_names_out(self, input_features=None):
+        """Get the feature names of ``fit_resample``'s output: the input's, unchanged.
+
+        Defined when ``fit`` saw a 2-D ``X``, as for every curator.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            As for :meth:`BaseCurator.get_feature_names_out`.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            The same names.
+
+        Raises
+        ------
+        ValueError
+            If ``fit`` saw n-D samples (no feature names are defined for them).
+        sklearn.exceptions.NotFittedError
+            If the scorer is not fitted.
+        """
+        shape = getattr(self, "sample_shape_", None)
+        if shape is not None and len(shape) != 1:
+            raise ValueError(
+                f"fit saw samples of shape {tuple(shape)}; feature names are defined for "
+                "2-D X (n_samples, n_features) only."
+            )
+        return super().get_feature_names_out(input_features)
 
     # -- fitting ---------------------------------------------------------------------
     def _targets(self, y):
@@ -475,14 +600,7 @@ class InfluenceScorer(BaseCurator):
         return out
 
     def _test_grads(self, X_test, y_test):
-        check_is_fitted(self, "params_")
-        if y_test is None:
-            raise ValueError("influence needs the test targets y_test.")
-        X_test, y_test = validate_data(
-            self, X_test, y_test, reset=False, dtype=[np.float64, np.float32], y_numeric=False
-        )
-        Xt = torch.as_tensor(np.asarray(X_test, dtype=np.float64), device=self._dev)
-        Yt = self._targets(y_test)
+        Xt, Yt = self._validate_test(X_test, y_test)
         return self._obj.per_sample_grads(Xt, Yt)
 
     def influence(self, X_test, y_test, *, method=None):
@@ -494,8 +612,9 @@ class InfluenceScorer(BaseCurator):
 
         Parameters
         ----------
-        X_test : array-like of shape (n_test, n_features)
-            Test samples, finite, with the features of ``fit``.
+        X_test : array-like of shape (n_test, n_features) or (n_test, *sample_shape_)
+            Test samples, finite, of the shape of one training sample
+            (``sample_shape_``; e.g. ``(n_test, C, H, W)`` images for a CNN).
         y_test : array-like of shape (n_test,)
             Their targets: labels seen in ``fit`` for LogisticRegression; what the
             loss takes for a torch module (integers as int64, other values as float64).
@@ -517,7 +636,7 @@ class InfluenceScorer(BaseCurator):
             If the scorer is not fitted (a subclass of ValueError).
         ValueError
             If ``y_test`` is None, X_test and y_test differ in length, X_test is not
-            finite or has the wrong number of features, y_test holds labels not seen
+            finite or its samples differ in shape from ``fit``'s, y_test holds labels not seen
             in ``fit`` (LogisticRegression), for an unknown method, or when the
             solver fails: a Hessian (+ damping) that is not positive definite
             ("exact", "cg") or a ``lissa_scale`` not above its largest eigenvalue.
@@ -544,7 +663,7 @@ class InfluenceScorer(BaseCurator):
 
         Parameters
         ----------
-        X_test : array-like of shape (n_test, n_features)
+        X_test : array-like of shape (n_test, n_features) or (n_test, *sample_shape_)
             Test samples, as for :meth:`influence`.
         y_test : array-like of shape (n_test,)
             Their targets, as for :meth:`influence`.
@@ -587,7 +706,7 @@ class InfluenceScorer(BaseCurator):
 
         Parameters
         ----------
-        X_test : array-like of shape (n_test, n_features)
+        X_test : array-like of shape (n_test, n_features) or (n_test, *sample_shape_)
             Test samples, as for :meth:`influence`.
         y_test : array-like of shape (n_test,)
             Their targets, as for :meth:`influence`.
@@ -610,21 +729,16 @@ class InfluenceScorer(BaseCurator):
             If the scorer is not fitted.
         ValueError
             If ``y_test`` is None, X_test and y_test differ in length, X_test is not
-            finite or has the wrong number of features, or y_test holds labels not
+            finite or its samples differ in shape from ``fit``'s, or y_test holds labels not
             seen in ``fit`` (LogisticRegression).
         IndexError
             If an index is not below ``n_train``.
         """
         from tqdm.auto import tqdm
 
-        check_is_fitted(self, "params_")
+        Xt, Yt = self._validate_test(X_test, y_test)
         tol = self.tol if tol is None else tol
         obj = self._obj
-        X_test, y_test = validate_data(
-            self, X_test, y_test, reset=False, dtype=[np.float64, np.float32], y_numeric=False
-        )
-        Xt = torch.as_tensor(np.asarray(X_test, dtype=np.float64), device=self._dev)
-        Yt = self._targets(y_test)
         base = obj.losses(obj.theta, Xt, Yt)
         n = obj.X.shape[0]
         out = np.empty((Xt.shape[0], len(indices)))
@@ -699,6 +813,15 @@ def _polish_module(obj, tol, max_steps=30):
             break
         theta = theta - t * step
     return theta
+
+
+def _as_array_nd(X):
+    """Host array for torch tensors and GPU arrays; other inputs unchanged."""
+    if is_gpu_array(X):
+        return to_numpy(X)
+    if isinstance(X, torch.Tensor):
+        return X.detach().numpy()
+    return X
 
 
 def _top_k(inf, k):

@@ -1,0 +1,79 @@
+"""InfluenceScorer on convolutional networks: image-shaped input (n, C, H, W)."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits
+from sklearn.linear_model import LogisticRegression
+from torch import nn
+
+from sklearn_curate.curation.influence import InfluenceScorer
+
+
+@pytest.fixture(scope="module")
+def images():
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16.0).reshape(-1, 1, 8, 8)
+    return X[:200], y[:200], X[1500:1505], y[1500:1505]
+
+
+def tiny_cnn(seed=0):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Conv2d(1, 2, 3), nn.Tanh(), nn.Flatten(), nn.Linear(2 * 6 * 6, 10))
+
+
+def test_images_match_flattened_model(images):
+    Xtr, ytr, Xte, yte = images
+    cnn = tiny_cnn()
+    # untrained: the damping makes the Hessian positive definite
+    kw = dict(refit=False, polish=False, damping=1.0, method="exact", device="cpu")
+    s4 = InfluenceScorer(cnn, fraction=0.1, **kw)
+    Xr, yr = s4.fit_resample(Xtr, ytr)
+    assert Xr.shape == (180, 1, 8, 8) and yr.shape == (180,)
+    np.testing.assert_array_equal(Xr, Xtr[s4.sample_indices_])
+    assert s4.sample_shape_ == (1, 8, 8) and not hasattr(s4, "n_features_in_")
+    inf4 = s4.influence(Xte, yte)
+    assert inf4.shape == (5, 200)
+
+    wrapped = nn.Sequential(nn.Unflatten(1, (1, 8, 8)), cnn)
+    s2 = InfluenceScorer(wrapped, fraction=0.1, **kw).fit(Xtr.reshape(200, -1), ytr)
+    assert s2.n_features_in_ == 64 and s2.sample_shape_ == (64,)
+    inf2 = s2.influence(Xte.reshape(5, -1), yte)
+    np.testing.assert_allclose(inf4, inf2, rtol=1e-9, atol=1e-14)
+    np.testing.assert_allclose(s4.scores_, s2.scores_, rtol=1e-9, atol=1e-14)
+    np.testing.assert_array_equal(s4.support_, s2.support_)
+    # float32 input and a torch tensor give the same influences
+    inf_t = s4.influence(torch.as_tensor(Xte, dtype=torch.float32), yte)
+    np.testing.assert_allclose(inf_t, s4.influence(Xte.astype(np.float32), yte))
+
+
+def test_images_refit_trains(images):
+    Xtr, ytr, Xte, yte = images
+    s = InfluenceScorer(
+        tiny_cnn(), weight_decay=1e-2, max_iter=50, tol=1e-6, polish=False, device="cpu"
+    ).fit(Xtr[:100], ytr[:100])
+    first = s.estimator_[0].weight.detach()
+    assert not torch.equal(first, tiny_cnn()[0].weight.double())  # trained, on a copy
+    assert np.isfinite(s.influence(Xte[:2], yte[:2])).all()
+
+
+def test_image_errors(images):
+    Xtr, ytr, Xte, yte = images
+    with pytest.raises(ValueError, match=r"LogisticRegression needs 2-D X"):
+        InfluenceScorer(device="cpu").fit(Xtr, ytr)
+    with pytest.raises(ValueError, match=r"LogisticRegression needs 2-D X"):
+        InfluenceScorer(LogisticRegression(), device="cpu").fit(Xtr, ytr)
+    s = InfluenceScorer(tiny_cnn(), refit=False, polish=False, damping=3.0, device="cpu")
+    s.fit(Xtr[:50], ytr[:50])
+    with pytest.raises(ValueError, match=r"samples of shape \(1, 7, 8\)"):
+        s.influence(Xte[:, :, :7], yte)
+    with pytest.raises(ValueError, match="one target per test sample"):
+        s.influence(Xte, yte[:2])
+    with pytest.raises(ValueError, match="feature names"):
+        s.get_feature_names_out()
+    bad = Xtr[:50].copy()
+    bad[3, 0, 2, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        s.fit(bad, ytr[:50])
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        s.fit(Xtr[:50], ytr[:40])
