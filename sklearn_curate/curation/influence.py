@@ -112,12 +112,29 @@ class InfluenceScorer(BaseCurator):
         parameters, when L-BFGS stopped above ``tol``: damped Newton steps (dense
         Hessian, Armijo backtracking on the objective) while the Hessian is positive
         definite (ReLU networks often stop where it is not; up to 30 steps).
+    layers : list of str, default=None
+        Torch modules only: dotted names of sub-modules (as in
+        ``module.named_modules()``, e.g. ``["fc2"]`` or ``["3"]`` in a
+        Sequential) whose parameters are the influence parameters ``theta``; the
+        other parameters are held fixed at their values. ``None``: every parameter
+        with ``requires_grad``. Influences then use the gradients of these
+        parameters and the block of the Hessian that belongs to them (the curvature
+        with the other layers frozen); ``n_params_`` is their number. The last
+        layer alone is the common cheap choice (Koh & Liang 2017 used it for
+        Inception; Schioppa et al. 2022 and Grosse et al. 2023 compare layer
+        choices): its block is small, and with a convex loss it is positive
+        semi-definite. With ``refit=True`` only these parameters are trained (the
+        others keep the module's values), so a network whose earlier layers are
+        trained elsewhere gets a convex last-layer fit. Raises ``ValueError`` for an
+        unknown name, a selection without trainable parameters, or with
+        LogisticRegression.
     loss : callable, default=None
         Torch modules only: ``loss(output, target) -> scalar`` for ONE sample
         (output without the batch axis). ``None``: cross-entropy with integer
         targets. A torch loss module works too (it sees batches of one).
     weight_decay : float >= 0, default=0.0
-        Torch modules only: ``R = 0.5 * weight_decay * ||theta||^2``.
+        Torch modules only: ``R = 0.5 * weight_decay * ||theta||^2`` over the
+        influence parameters ``theta`` (see ``layers``).
     tol : float, default=1e-10
         Gradient-norm target of training / polishing.
     max_iter : int, default=2000
@@ -168,7 +185,7 @@ class InfluenceScorer(BaseCurator):
     params_ : ndarray of shape (n_params,)
         The flat float64 parameters at which influences are computed.
     n_params_ : int
-        Number of parameters p.
+        Number of influence parameters p (those of ``layers`` when given).
     grad_norm_ : float
         Gradient norm of the total objective at ``params_``.
     scores_ : ndarray of shape (n_samples,)
@@ -260,6 +277,7 @@ class InfluenceScorer(BaseCurator):
         "fraction": [Interval(Real, 0, 1, closed="left")],
         "refit": ["boolean"],
         "polish": ["boolean"],
+        "layers": [None, list, tuple],
         "loss": [None, callable],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -289,6 +307,7 @@ class InfluenceScorer(BaseCurator):
         fraction=0.01,
         refit=True,
         polish=True,
+        layers=None,
         loss=None,
         weight_decay=0.0,
         tol=1e-10,
@@ -313,6 +332,7 @@ class InfluenceScorer(BaseCurator):
         self.fraction = fraction
         self.refit = refit
         self.polish = polish
+        self.layers = layers
         self.loss = loss
         self.weight_decay = weight_decay
         self.tol = tol
@@ -483,7 +503,8 @@ class InfluenceScorer(BaseCurator):
             else:
                 module, loss = est, self.loss
             Yt = self._targets(y)
-            obj = ModuleObjective(module, loss, self.weight_decay, Xt, Yt, dev)
+            layers = None if self.layers is None else list(self.layers)
+            obj = ModuleObjective(module, loss, self.weight_decay, Xt, Yt, dev, layers)
             if self.refit:
                 obj.theta, _, self.n_iter_ = train_lbfgs(
                     obj, obj.theta, tol=self.tol, max_iter=self.max_iter
@@ -493,6 +514,11 @@ class InfluenceScorer(BaseCurator):
             self.estimator_ = obj.write_back()
         else:
             self._kind = "logistic"
+            if self.layers is not None:
+                raise ValueError(
+                    f"layers={self.layers!r} applies to torch modules only; "
+                    f"{type(est).__name__} has one block of parameters (pass layers=None)."
+                )
             self.estimator_ = clone(est).fit(X, y) if self.refit else est
             check_is_fitted(self.estimator_)
             self._check_logistic(self.estimator_)

@@ -77,3 +77,62 @@ def test_image_errors(images):
         s.fit(bad, ytr[:50])
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         s.fit(Xtr[:50], ytr[:40])
+
+
+@pytest.fixture(scope="module")
+def trained(images):
+    """The tiny CNN trained by Adam (float32, full batch, weight decay)."""
+    Xtr, ytr, _, _ = images
+    net = tiny_cnn(1)
+    opt = torch.optim.Adam(net.parameters(), lr=0.02, weight_decay=1e-3)
+    X, y = torch.as_tensor(Xtr, dtype=torch.float32), torch.as_tensor(ytr)
+    for _ in range(300):
+        opt.zero_grad()
+        nn.functional.cross_entropy(net(X), y).backward()
+        opt.step()
+    return net
+
+
+def test_layers_last_equals_hessian_block(images, trained):
+    Xtr, ytr, Xte, yte = images
+    kw = dict(refit=False, polish=False, damping=0.05, weight_decay=1e-3, device="cpu")
+    full = InfluenceScorer(trained, method="exact", **kw).fit(Xtr, ytr)
+    last = InfluenceScorer(trained, method="exact", layers=["3"], **kw).fit(Xtr, ytr)
+    assert (full.n_params_, last.n_params_) == (20 + 730, 730)
+    np.testing.assert_array_equal(last.params_, full.params_[20:])
+    # exact influence on the last layer's parameters alone: its Hessian block
+    obj = full._obj
+    B = slice(20, 750)
+    H = obj.hessian()[B, B] + 0.05 * torch.eye(730, dtype=torch.float64)
+    Gtr = obj.per_sample_grads(obj.X, obj.Y)[:, B]
+    Xt = torch.as_tensor(Xte)
+    Gte = obj.per_sample_grads(Xt, torch.as_tensor(yte))[:, B]
+    want = (obj.c * Gte @ torch.linalg.solve(H, Gtr.T)).numpy()
+    np.testing.assert_allclose(last.influence(Xte, yte), want, rtol=1e-8, atol=1e-14)
+    self_inf = obj.c * (Gtr * torch.linalg.solve(H, Gtr.T).T).sum(1)
+    np.testing.assert_allclose(last.self_influence_, self_inf.numpy(), rtol=1e-8)
+    # the frozen layer is untouched; the full-network influences differ
+    assert not np.allclose(full.influence(Xte, yte), want, rtol=1e-2)
+
+
+def test_layers_refit_trains_only_those(images, trained):
+    Xtr, ytr, Xte, yte = images
+    s = InfluenceScorer(
+        trained, layers=("3",), weight_decay=1e-2, tol=1e-9, method="exact", device="cpu"
+    ).fit(Xtr, ytr)
+    assert s.grad_norm_ < 1e-9  # convex in the last layer: L-BFGS reaches the optimum
+    torch.testing.assert_close(s.estimator_[0].weight, trained[0].weight.double())
+    assert not torch.allclose(s.estimator_[3].weight, trained[3].weight.double())
+    assert np.all(s.self_influence_ > 0)
+
+
+def test_layers_errors(images, trained):
+    Xtr, ytr, _, _ = images
+    with pytest.raises(ValueError, match=r"no sub-module named 'fc'.*\['0', '3'\]"):
+        InfluenceScorer(trained, layers=["fc"], refit=False, device="cpu").fit(Xtr, ytr)
+    with pytest.raises(ValueError, match="select no trainable parameters"):
+        InfluenceScorer(trained, layers=["1"], refit=False, device="cpu").fit(Xtr, ytr)
+    with pytest.raises(ValueError, match="torch modules only"):
+        InfluenceScorer(LogisticRegression(), layers=["0"]).fit(Xtr.reshape(200, -1), ytr)
+    with pytest.raises(ValueError, match="layers"):
+        InfluenceScorer(trained, layers="3").fit(Xtr, ytr)
