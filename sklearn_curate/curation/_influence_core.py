@@ -415,7 +415,22 @@ def train_chord(obj, theta0, solve, X, Y, *, tol=1e-10, max_iter=200, max_halvin
 # ----------------------------------------------------------------------------------
 # solvers: apply (H + damping I)^-1 to a block B of shape (m, p)
 # ----------------------------------------------------------------------------------
-class ExactSolver:
+class Solver:
+    """Base of the solvers: ``solve(B)`` applies ``(H + damping I)^-1`` to rows of B."""
+
+    def solve(self, B):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def quad(self, G):
+        """Quadratic forms ``g^T (H + damping I)^-1 g``, one per row of G (m, p).
+
+        One solve per row here; curvature approximations override it with a cheaper
+        form (no solve at all).
+        """
+        return (self.solve(G) * G).sum(1)
+
+
+class ExactSolver(Solver):
     """Dense Hessian, Cholesky factorised once, reused for every right-hand side."""
 
     def __init__(self, obj, damping):
@@ -439,7 +454,7 @@ class ExactSolver:
         return torch.cholesky_solve(B.T, self.L).T
 
 
-class CGSolver:
+class CGSolver(Solver):
     """Block (preconditioned) conjugate gradient: every column its own CG, advanced together.
 
     When the objective offers a ``preconditioner`` (LogisticRegression: block-Jacobi,
@@ -516,7 +531,7 @@ def power_iteration(matvec, p, *, n_iter=100, generator=None, dtype=torch.float6
     return lam
 
 
-class LissaSolver:
+class LissaSolver(Solver):
     """LiSSA: ``h <- b + (I - (H_batch + damping I) / scale) h``, result ``h / scale``.
 
     ``batch_size=None`` uses the full training set for every Hessian-vector product

@@ -136,3 +136,37 @@ def test_layers_errors(images, trained):
         InfluenceScorer(LogisticRegression(), layers=["0"]).fit(Xtr.reshape(200, -1), ytr)
     with pytest.raises(ValueError, match="layers"):
         InfluenceScorer(trained, layers="3").fit(Xtr, ytr)
+
+
+def wide_cnn(seed=0):
+    """6,668 parameters: above the 5,000 that refit="auto" trains."""
+    torch.manual_seed(seed)
+    return nn.Sequential(
+        nn.Conv2d(1, 8, 3),
+        nn.Tanh(),
+        nn.Flatten(),
+        nn.Linear(8 * 6 * 6, 22),
+        nn.Tanh(),
+        nn.Linear(22, 10),
+    )
+
+
+def test_auto_refit_and_polish(images, trained):
+    Xtr, ytr, Xte, yte = images
+    net = wide_cnn()
+    s = InfluenceScorer(net, damping=1.0, method="cg", device="cpu").fit(Xtr[:40], ytr[:40])
+    assert s.n_params_ == 6668 and (s.refit_, s.polish_) == (False, False)
+    want = torch.cat([p.detach().reshape(-1) for p in net.parameters()]).double().numpy()
+    np.testing.assert_array_equal(s.params_, want)  # taken as trained, not moved
+    # small: trained and polished here, as before
+    s = InfluenceScorer(tiny_cnn(), weight_decay=1e-2, max_iter=30, tol=1e-6, device="cpu")
+    s.fit(Xtr[:60], ytr[:60])
+    assert (s.refit_, s.polish_) == (True, True)
+    s = InfluenceScorer(trained, refit=False, damping=0.05, device="cpu").fit(Xtr, ytr)
+    assert (s.refit_, s.polish_) == (False, False)
+    assert s.self_influence_method_ == "exact"
+    # test points in batches give the same influences
+    s.set_params(batch_size=2)
+    np.testing.assert_allclose(
+        s.influence(Xte, yte), s.set_params(batch_size=512).influence(Xte, yte)
+    )
