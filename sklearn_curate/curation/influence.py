@@ -43,7 +43,7 @@ _EXACT_MAX_PARAMS = 5000
 
 #: Methods that approximate the curvature itself: their quadratic forms
 #: ``g^T H^-1 g`` cost one product per sample, so "auto" self-influence uses them.
-_APPROXIMATIONS: frozenset = frozenset()
+_APPROXIMATIONS = frozenset({"ekfac"})
 
 
 def _is_skorch(est):
@@ -87,20 +87,42 @@ class InfluenceScorer(BaseCurator):
         by ``loss``; it is trained in float64 on a copy. A fitted skorch net is
         accepted with ``refit=False`` (its ``module_`` and ``criterion_``; untested
         here, skorch is optional).
-    method : {"auto", "exact", "cg", "lissa"}, default="auto"
+    method : {"auto", "exact", "cg", "lissa", "ekfac"}, default="auto"
         How ``H^-1`` is applied. "exact": the dense Hessian, Cholesky-factorised once
         and reused for every test point (``p^2`` memory, ``p^3 / 3`` operations).
         "cg": conjugate gradient on Hessian-vector products, all right-hand sides of
         one call solved together as a block (no dense Hessian), preconditioned
         with the inverse of each class's diagonal block for LogisticRegression.
         "lissa": the Neumann series of Agarwal et al. (2017), see ``lissa_*``.
-        "auto": "exact" up to 5,000 parameters (a 200 MB Hessian), else "cg". On
+        "ekfac" (torch modules whose influence parameters all belong to
+        ``nn.Linear`` / ``nn.Conv2d`` layers, groups=1, integer padding): the
+        eigenvalue-corrected Kronecker-factored Gauss-Newton / Fisher matrix of
+        George et al. (2018) as used for influence by Grosse et al. (2023) and the
+        kronfluence library, one block per layer: Kronecker factors of the layer
+        inputs (a Conv2d's unfolded patches, a 1 appended for the bias) and of the
+        output gradients (see ``fisher``), their eigenbases, and corrected
+        eigenvalues (the mean squares of the per-sample gradients projected into
+        them). Fitted in two passes over the training data (memory: the factors'
+        eigenbases and one corrected eigenvalue per parameter); a solve and a
+        self-influence then cost two small matrix products per layer, no iteration.
+        It approximates the Gauss-Newton matrix (positive semi-definite), not the
+        Hessian, and ignores curvature between layers (see Notes for its agreement
+        with the dense Gauss-Newton matrix).
+        "auto": "exact" up to 5,000 parameters (a 200 MB Hessian); above that
+        "ekfac" for torch modules whose influence parameters all sit in Linear /
+        Conv2d layers, else "cg". On
         the digits (650 parameters, 1,500 x 100 influences) "exact" took 0.03-0.12 s
         and preconditioned CG 2.2 s (58 iterations; 25 s and 169 iterations without
         the preconditioner), both agreeing to Spearman 1.000.
-    damping : float >= 0, default=0.0
-        Added to the Hessian's diagonal. Needed only when the model is not at a strict
-        minimum (a torch model trained elsewhere, or without weight decay).
+    damping : float >= 0 or "auto", default="auto"
+        Added to the Hessian's diagonal (for "ekfac": to every corrected
+        eigenvalue). Needed when the model is not at a strict minimum (a torch model
+        trained elsewhere, or without weight decay). "auto": 0.0 for "exact", "cg"
+        and "lissa" (the strict minimum that ``refit`` reaches needs none); for
+        "ekfac" 0.1 times the mean corrected eigenvalue of each layer, the rule of
+        Grosse et al. (2023) and kronfluence's default (a tenth of the typical
+        curvature: directions flatter than that are not trusted), recorded in
+        ``ekfac_damping_``.
     fraction : float in [0, 1), default=0.01
         Share of training rows ``fit_resample`` drops (highest self-influence first).
     refit : bool or "auto", default="auto"
@@ -181,11 +203,25 @@ class InfluenceScorer(BaseCurator):
     lissa_tol : float, default=1e-6
         Full batch only: stop when an iteration changes the estimate by less than this
         (relative).
-    self_influence_method : {"auto", "cg", "exact", "lissa"}, default="auto"
+    self_influence_method : {"auto", "cg", "exact", "lissa", "ekfac"}, default="auto"
         Solver of the ``n_samples`` self-influences behind ``scores_``. "auto":
-        "exact" up to 5,000 parameters (one factorisation serves every training
-        sample; CG or LiSSA on ``n_samples`` right-hand sides costs far more),
-        else ``method``.
+        ``method_`` when it approximates the curvature ("ekfac": its quadratic
+        forms ``g^T H^-1 g`` need no solve, so the self-influences agree with the
+        influences); else "exact" up to 5,000 parameters (one factorisation serves
+        every training sample; CG or LiSSA on ``n_samples`` right-hand sides costs
+        far more), else ``method_``.
+    fisher : {"auto", "sampled", "empirical"}, default="auto"
+        Method "ekfac" only: where the output gradients of the Kronecker factor
+        ``S`` and of the eigenvalue correction come from. "sampled": labels drawn
+        once per training sample from the model's softmax (seeded by
+        ``random_state``), the true Fisher, which for cross-entropy equals the
+        Gauss-Newton matrix in expectation (kronfluence's default); needs
+        ``(n, n_classes)`` logits. "empirical": the training labels (the
+        empirical Fisher, biased where the model is wrong or uncertain). "auto":
+        "sampled" with the default cross-entropy ``loss``, "empirical" with a
+        user ``loss`` (no distribution to sample from). On the digits CNN of the
+        Notes the sampled Fisher agreed better with the dense Gauss-Newton
+        matrix (median row Spearman 0.75 vs 0.65 at damping 0.1).
     batch_size : int, default=512
         Samples per chunk of per-sample gradients, training and test alike
         (memory ``batch_size * p`` floats on each side, never ``n_samples * p``);
@@ -220,10 +256,14 @@ class InfluenceScorer(BaseCurator):
         Whether ``fit`` trained the model (``refit`` resolved).
     polish_ : bool
         Whether ``fit`` polished the parameters (``polish`` resolved).
-    method_ : {"exact", "cg", "lissa"}
+    method_ : {"exact", "cg", "lissa", "ekfac"}
         The solver ``method`` resolved to ("auto" picks by ``n_params_``).
-    self_influence_method_ : {"exact", "cg", "lissa"}
+    self_influence_method_ : {"exact", "cg", "lissa", "ekfac"}
         The solver of ``self_influence_``.
+    fisher_ : {"sampled", "empirical"}
+        With "ekfac" (after its fit): the Fisher used.
+    ekfac_damping_ : dict of str to float
+        With "ekfac" (after its fit): the damping of each layer (by module name).
     lissa_scale_ : float
         With method="lissa": the scale used (after the first solve).
     device_ : {"cpu", "cuda"}
@@ -278,12 +318,40 @@ class InfluenceScorer(BaseCurator):
     ``batch_size``; ``influence`` needs one solve per test point and one product per
     chunk of training gradients.
 
+    EK-FAC, measured on the digits (``tests/curation/test_influence_cnn.py``): a CNN
+    of two 3x3 convolutions (4 and 8 channels, tanh) and a linear layer, 1,626
+    parameters, Adam-trained to 100% training accuracy on 1,500 images, weight decay
+    1e-3, taken as trained. Against the dense Gauss-Newton matrix with the same
+    damping, over the full 1,500-wide influence rows of 5 test points: damping 0.1:
+    Spearman 0.58-0.87 (median 0.75), Pearson 0.88-0.96 (median 0.94), Spearman
+    of the 100 largest entries per row median 0.92; damping 0.01: Spearman median
+    0.41, Pearson median 0.81; damping 0.001: Spearman median 0.28, Pearson median
+    0.70. Self-influences (``scores_``): Spearman 0.996-0.9996 at every damping.
+    The last layer alone (``layers``, 1,290 parameters) against its Gauss-Newton
+    block: Spearman median 0.78 / 0.48 / 0.37 and Pearson median 0.99 / 0.92 /
+    0.81 at damping 0.1 / 0.01 / 0.001. Full-row Spearman is low where most
+    training samples are fitted with near-zero gradients (their influences are
+    ranked by noise); small damping weighs the flat directions, where a
+    Kronecker-factored, layer-diagonal approximation is least accurate. The dense
+    Hessian itself agreed with the dense Gauss-Newton matrix at Spearman median
+    0.81 (damping 0.001). Cost on 2 shared CPU cores (indicative): EK-FAC fit
+    (both passes) 0.3-0.6 s, 20 x 1,500 influences 0.1 s; the dense Hessian of the
+    same network took 266 s.
+
     References
     ----------
     .. [1] P. W. Koh, P. Liang, "Understanding Black-box Predictions via Influence
        Functions", ICML 2017.
     .. [2] N. Agarwal, B. Bullins, E. Hazan, "Second-Order Stochastic Optimization
        for Machine Learning in Linear Time", JMLR 2017.
+    .. [3] T. George, C. Laurent, X. Bouthillier, N. Ballas, P. Vincent, "Fast
+       Approximate Natural Gradient Descent in a Kronecker-factored Eigenbasis",
+       NeurIPS 2018.
+    .. [4] R. Grosse, J. Bae, C. Anil et al., "Studying Large Language Model
+       Generalization with Influence Functions", arXiv:2308.03296, 2023
+       (kronfluence: https://github.com/pomonam/kronfluence).
+    .. [5] A. Schioppa, P. Zablotskaia, D. Vilar, A. Sokolov, "Scaling Up Influence
+       Functions", AAAI 2022.
 
     Examples
     --------
@@ -299,8 +367,8 @@ class InfluenceScorer(BaseCurator):
 
     _parameter_constraints: dict = {
         "estimator": [None, HasMethods(["fit"]), torch.nn.Module],
-        "method": [StrOptions({"auto", "cg", "exact", "lissa"})],
-        "damping": [Interval(Real, 0, None, closed="left")],
+        "method": [StrOptions({"auto", "cg", "exact", "lissa", "ekfac"})],
+        "damping": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "fraction": [Interval(Real, 0, 1, closed="left")],
         "refit": ["boolean", StrOptions({"auto"})],
         "polish": ["boolean", StrOptions({"auto"})],
@@ -316,7 +384,8 @@ class InfluenceScorer(BaseCurator):
         "lissa_batch_size": [None, Interval(Integral, 1, None, closed="left")],
         "lissa_repeat": [Interval(Integral, 1, None, closed="left")],
         "lissa_tol": [Interval(Real, 0, None, closed="left")],
-        "self_influence_method": [StrOptions({"auto", "cg", "exact", "lissa"})],
+        "self_influence_method": [StrOptions({"auto", "cg", "exact", "lissa", "ekfac"})],
+        "fisher": [StrOptions({"auto", "sampled", "empirical"})],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "cache_gradients": ["boolean"],
         "device": [StrOptions({"auto", "cpu", "cuda"})],
@@ -330,7 +399,7 @@ class InfluenceScorer(BaseCurator):
         estimator=None,
         *,
         method="auto",
-        damping=0.0,
+        damping="auto",
         fraction=0.01,
         refit="auto",
         polish="auto",
@@ -347,6 +416,7 @@ class InfluenceScorer(BaseCurator):
         lissa_repeat=1,
         lissa_tol=1e-6,
         self_influence_method="auto",
+        fisher="auto",
         batch_size=512,
         cache_gradients=False,
         device="auto",
@@ -372,6 +442,7 @@ class InfluenceScorer(BaseCurator):
         self.lissa_repeat = lissa_repeat
         self.lissa_tol = lissa_tol
         self.self_influence_method = self_influence_method
+        self.fisher = fisher
         self.batch_size = batch_size
         self.cache_gradients = cache_gradients
         self.device = device
@@ -530,6 +601,7 @@ class InfluenceScorer(BaseCurator):
             else:
                 module, loss = est, self.loss
             Yt = self._targets(y)
+            self._loss_is_ce = loss is None
             layers = None if self.layers is None else list(self.layers)
             obj = ModuleObjective(module, loss, self.weight_decay, Xt, Yt, dev, layers)
             refit, polish = _auto_or_bool(self.refit), _auto_or_bool(self.polish)
@@ -618,8 +690,37 @@ class InfluenceScorer(BaseCurator):
         ):
             yield sl, obj.per_sample_grads(obj.X[sl], obj.Y[sl])
 
+    def _damping(self, method):
+        """Return the damping of ``method``: a float, or None for EK-FAC's per-layer rule."""
+        if self.damping == "auto":
+            return None if method == "ekfac" else 0.0
+        return float(self.damping)
+
     def _solver(self, method):
         key = method
+        if key not in self._solvers and method == "ekfac":
+            if self._kind != "module":
+                raise ValueError(
+                    "method='ekfac' applies to torch modules (nn.Linear / nn.Conv2d layers); "
+                    "use 'exact' or 'cg' for LogisticRegression."
+                )
+            from ._ekfac import EKFACSolver
+
+            fisher = self.fisher
+            if fisher == "auto":
+                fisher = "sampled" if self._loss_is_ce else "empirical"
+            gen = torch.Generator(device="cpu").manual_seed(int(self._rng.integers(2**31)))
+            solver = EKFACSolver(
+                self._obj,
+                self._damping(method),
+                fisher=fisher,
+                batch_size=self.batch_size,
+                generator=gen,
+                progress=self.progress,
+            )
+            self._solvers[key] = solver
+            self.fisher_ = fisher
+            self.ekfac_damping_ = dict(solver.damping)
         if key not in self._solvers:
             params = {
                 k: getattr(self, k)
@@ -634,17 +735,31 @@ class InfluenceScorer(BaseCurator):
                 )
             }
             self._solvers[key] = make_solver(
-                method, self._obj, float(self.damping), params, self._rng, self.progress
+                method, self._obj, self._damping(method), params, self._rng, self.progress
             )
             if method == "lissa":
                 self.lissa_scale_ = self._solvers[key].scale
         return self._solvers[key]
 
     def _resolve_method(self, method):
-        """Resolve "auto" to "exact" when the dense Hessian is small, else "cg"."""
-        if method == "auto":
-            return "exact" if self._obj.n_params <= _EXACT_MAX_PARAMS else "cg"
-        return method
+        """Resolve "auto": "exact" when the dense Hessian is small, else "ekfac" or "cg".
+
+        "ekfac" for torch modules whose influence parameters all sit in Linear /
+        Conv2d layers, "cg" otherwise.
+        """
+        if method != "auto":
+            return method
+        if self._obj.n_params <= _EXACT_MAX_PARAMS:
+            return "exact"
+        if self._kind == "module":
+            from ._ekfac import ekfac_layers
+
+            try:
+                ekfac_layers(self._obj)
+            except ValueError:
+                return "cg"
+            return "ekfac"
+        return "cg"
 
     def _self_influence(self):
         method = self.self_influence_method
@@ -675,7 +790,7 @@ class InfluenceScorer(BaseCurator):
         y_test : array-like of shape (n_test,)
             Their targets: labels seen in ``fit`` for LogisticRegression; what the
             loss takes for a torch module (integers as int64, other values as float64).
-        method : {"auto", "cg", "exact", "lissa"}, default=None
+        method : {"auto", "cg", "exact", "lissa", "ekfac"}, default=None
             Override of ``self.method`` for this call (its solver is cached).
             ``None``: ``method_``.
 
@@ -701,8 +816,10 @@ class InfluenceScorer(BaseCurator):
         if method is None:
             check_is_fitted(self, "method_")
             method = self.method_
-        if method not in ("auto", "cg", "exact", "lissa"):
-            raise ValueError(f"method={method!r}; choose 'auto', 'exact', 'cg' or 'lissa'.")
+        if method not in ("auto", "cg", "exact", "lissa", "ekfac"):
+            raise ValueError(
+                f"method={method!r}; choose 'auto', 'exact', 'cg', 'lissa' or 'ekfac'."
+            )
         Xt, Yt = self._validate_test(X_test, y_test)
         solver = self._solver(self._resolve_method(method))
         out = np.empty((Xt.shape[0], self._obj.X.shape[0]))
@@ -739,7 +856,7 @@ class InfluenceScorer(BaseCurator):
         k : int, default=5
             Number of training samples of each kind per test sample; at most
             ``n_train`` are returned.
-        method : {"auto", "cg", "exact", "lissa"}, default=None
+        method : {"auto", "cg", "exact", "lissa", "ekfac"}, default=None
             Solver, as for :meth:`influence`.
 
         Returns
