@@ -19,7 +19,13 @@ import numpy as np
 import torch
 from torch.func import functional_call, grad, jvp, vmap
 
-__all__ = ["LogisticObjective", "ModuleObjective", "make_solver", "train_lbfgs"]
+__all__ = [
+    "LogisticObjective",
+    "ModuleObjective",
+    "make_solver",
+    "select_parameters",
+    "train_lbfgs",
+]
 
 
 # ----------------------------------------------------------------------------------
@@ -233,11 +239,14 @@ def _cross_entropy(out, y):
 class ModuleObjective(_Objective):
     """A torch module with a per-sample loss: ``(1/n) sum_i l_i + 0.5 wd ||theta||^2``."""
 
-    def __init__(self, module, loss, weight_decay, X, Y, device):
+    def __init__(self, module, loss, weight_decay, X, Y, device, layers=None):
         self.module = copy.deepcopy(module).to(device=device, dtype=torch.float64)
         self.module.eval()
-        self.names = [n for n, p in self.module.named_parameters() if p.requires_grad]
+        trainable = [n for n, p in self.module.named_parameters() if p.requires_grad]
+        self.names = select_parameters(self.module, trainable, layers)
         params = dict(self.module.named_parameters())
+        # held fixed: detached, so that no autograd graph is built through them
+        self.fixed = {n: params[n].detach() for n in trainable if n not in self.names}
         self.shapes = [params[n].shape for n in self.names]
         self.sizes = [int(np.prod(s)) for s in self.shapes]
         self.theta = torch.cat([params[n].detach().reshape(-1) for n in self.names]).clone()
@@ -251,7 +260,7 @@ class ModuleObjective(_Objective):
         return {n: t.reshape(s) for n, t, s in zip(self.names, parts, self.shapes, strict=True)}
 
     def forward(self, theta, X):
-        return functional_call(self.module, self.unflatten(theta), (X,))
+        return functional_call(self.module, {**self.fixed, **self.unflatten(theta)}, (X,))
 
     def loss1(self, theta, x, y):
         out = self.forward(theta, x[None])[0]
@@ -273,6 +282,39 @@ class ModuleObjective(_Objective):
             for n, t in self.unflatten(self.theta).items():
                 self.module.get_parameter(n).copy_(t)
         return self.module
+
+
+def select_parameters(module, trainable, layers):
+    """Names of the parameters of the modules named in ``layers`` (all when None).
+
+    A parameter belongs to a layer when its dotted name starts with the layer's
+    name and a dot ("1" selects "1.weight" and "1.bias", not "10.weight"). Only
+    parameters with ``requires_grad`` count.
+    """
+    if layers is None:
+        chosen = list(trainable)
+    else:
+        modules = dict(module.named_modules())
+        for name in layers:
+            if not isinstance(name, str) or name not in modules:
+                with_params = [
+                    m
+                    for m, mod in modules.items()
+                    if m and next(mod.parameters(False), None) is not None
+                ]
+                raise ValueError(
+                    f"layers: the module has no sub-module named {name!r}; modules with "
+                    f"parameters: {with_params[:20]}."
+                )
+        chosen = [
+            n for n in trainable if any(n.startswith(f"{name}.") or not name for name in layers)
+        ]
+    if not chosen:
+        raise ValueError(
+            f"layers={layers!r} select no trainable parameters (requires_grad=True); "
+            "pass modules that have some."
+        )
+    return chosen
 
 
 def train_lbfgs(obj, theta0, X=None, Y=None, *, tol=1e-10, max_iter=2000, newton=False):
@@ -373,7 +415,22 @@ def train_chord(obj, theta0, solve, X, Y, *, tol=1e-10, max_iter=200, max_halvin
 # ----------------------------------------------------------------------------------
 # solvers: apply (H + damping I)^-1 to a block B of shape (m, p)
 # ----------------------------------------------------------------------------------
-class ExactSolver:
+class Solver:
+    """Base of the solvers: ``solve(B)`` applies ``(H + damping I)^-1`` to rows of B."""
+
+    def solve(self, B):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def quad(self, G):
+        """Quadratic forms ``g^T (H + damping I)^-1 g``, one per row of G (m, p).
+
+        One solve per row here; curvature approximations override it with a cheaper
+        form (no solve at all).
+        """
+        return (self.solve(G) * G).sum(1)
+
+
+class ExactSolver(Solver):
     """Dense Hessian, Cholesky factorised once, reused for every right-hand side."""
 
     def __init__(self, obj, damping):
@@ -397,7 +454,7 @@ class ExactSolver:
         return torch.cholesky_solve(B.T, self.L).T
 
 
-class CGSolver:
+class CGSolver(Solver):
     """Block (preconditioned) conjugate gradient: every column its own CG, advanced together.
 
     When the objective offers a ``preconditioner`` (LogisticRegression: block-Jacobi,
@@ -474,7 +531,7 @@ def power_iteration(matvec, p, *, n_iter=100, generator=None, dtype=torch.float6
     return lam
 
 
-class LissaSolver:
+class LissaSolver(Solver):
     """LiSSA: ``h <- b + (I - (H_batch + damping I) / scale) h``, result ``h / scale``.
 
     ``batch_size=None`` uses the full training set for every Hessian-vector product
