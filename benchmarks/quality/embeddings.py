@@ -308,7 +308,7 @@ def summary(records, file=sys.stdout):
             ]
             cells.append(f"{np.mean(vals):.3f} ({min(vals):.3f}-{max(vals):.3f})" if vals else "")
         print("| " + " | ".join(key) + " | " + " | ".join(cells) + " |", file=file)
-    print("\nSeconds per training epoch (mean over cases and seeds; indicative):", file=file)
+    print("\nSeconds per training epoch (mean over the trained models; indicative):", file=file)
     for data in dict.fromkeys(r["data"] for r in records):
         for t, e in columns:
             per = {  # one value per trained model
