@@ -46,14 +46,20 @@ Cases, each a set on which the model is trained and then embedded, as the main j
   ``dup_recall``: recall of ``SimilarityFilter`` (euclidean, the main job's) at the
   number of redundant rows (``near_duplicates.quality``).
 
+Layer (``--layer``): ``encoder``, the main job's (the flattened maps of the last
+convolution, which keep where in the image a feature is), or ``pooled``: the maps of the
+last convolution's ReLU (``encoder.act1`` at 8x8, ``encoder.act2`` at 16x16) averaged
+over their positions (32 or 64 values), as ``TorchLayerEmbedder`` pools 4-D outputs;
+SimCLR then trains that layer. A try for the shifted copies, not the main job's.
+
 Representations: ``reduced``, what the main job's filters see (``reduce`` of
 ``sklearn_curate/cli/_curate.py``: ``StandardScaler`` then PCA to 32 dimensions), and
-``encoder``, the raw layer output (512 values at 8x8, 1,024 at 16x16; the raw pixels for
-``pixels``).
+``encoder``, the raw layer output (512 values at 8x8, 1,024 at 16x16 for
+``--layer encoder``; the raw pixels for ``pixels``).
 
-Writes one JSON record per (data, case, training, epochs, seed, representation, metric)
-to ``benchmarks/results/quality-embeddings.json`` with keys ``data``, ``case``,
-``training``, ``epochs``, ``seed``, ``representation``, ``metric``, ``value``,
+Writes one JSON record per (data, case, training, epochs, layer, seed, representation,
+metric) to ``benchmarks/results/quality-embeddings.json`` with keys ``data``, ``case``,
+``training``, ``epochs``, ``layer``, ``seed``, ``representation``, ``metric``, ``value``,
 ``train_seconds`` and ``seconds_per_epoch`` (the training alone; indicative: the
 machine is shared), ``n_samples``; prints a markdown table of means over seeds. About 10
 minutes single-threaded on 2 CPU cores at the defaults.
@@ -96,6 +102,7 @@ SIMCLR = {
     "simclr-crop0.6": {"crop_scale": (0.6, 1.0)},
     "simclr-b128": {"batch_size": 128},
 }
+LAYERS = ("encoder", "pooled")
 TRAININGS = ("pixels", "none", "autoencoder", *SIMCLR)
 DEFAULT_TRAININGS = ("pixels", "none", "autoencoder", "simclr")
 FOREIGN_RATE = 0.02
@@ -150,12 +157,22 @@ def load(data, case, seed):
 
 
 # -- embeddings -------------------------------------------------------------------------
-def train(training, images, epochs, seed):
+def layer_name(model, layer):
+    """The dotted name of ``layer`` ("encoder" or "pooled": the last ReLU of the encoder)."""
+    if layer == "encoder":
+        return "encoder"
+    if layer == "pooled":
+        relus = [n for n, m in model.encoder.named_children() if n.startswith("act")]
+        return f"encoder.{relus[-1]}"
+    raise ValueError(f"layer={layer!r} is unknown; use one of {LAYERS}.")
+
+
+def train(training, images, epochs, seed, layer="encoder"):
     """The trained ConvAutoencoder (None for ``pixels``) and the training's seconds."""
     import torch
 
     from sklearn_curate.embedding import train_simclr
-    from sklearn_curate.embedding.models import DEFAULT_LAYER, ConvAutoencoder, train_autoencoder
+    from sklearn_curate.embedding.models import ConvAutoencoder, train_autoencoder
 
     if training == "pixels":
         return None, 0.0
@@ -174,7 +191,7 @@ def train(training, images, epochs, seed):
         train_simclr(
             model,
             images,
-            layer=DEFAULT_LAYER,
+            layer=layer_name(model, layer),
             epochs=epochs,
             random_state=seed,
             progress=False,
@@ -186,16 +203,15 @@ def train(training, images, epochs, seed):
     return model, time.perf_counter() - t
 
 
-def representations(model, images, seed):
+def representations(model, images, seed, layer="encoder"):
     """``encoder`` (the layer output, or the pixels) and ``reduced`` (standardised, PCA 32)."""
     from sklearn_curate.embedding._embedder import TorchLayerEmbedder
-    from sklearn_curate.embedding.models import DEFAULT_LAYER
     from sklearn_curate.reduction._reducer import GPUReducer
 
     if model is None:
         Z = images.reshape(len(images), -1)
     else:
-        emb = TorchLayerEmbedder(model, DEFAULT_LAYER, device="cpu", progress=False)
+        emb = TorchLayerEmbedder(model, layer_name(model, layer), device="cpu", progress=False)
         Z = np.asarray(emb.fit_transform(images), dtype=np.float32).reshape(len(images), -1)
     k = min(32, Z.shape[1], Z.shape[0] - 2)
     red = GPUReducer(method="pca", n_components=k, random_state=seed, device="cpu")
@@ -223,11 +239,12 @@ def scores(case, X, truth, seed):
     return {"dup_recall": float(recall)}
 
 
-def run_one(data, case, training, epochs, seed, records, log=print):
+def run_one(data, case, training, epochs, seed, records, layer="encoder", log=print):
     images, truth = load(data, case, seed)
-    model, seconds = train(training, images, epochs, seed)
+    model, seconds = train(training, images, epochs, seed, layer)
     trained = training not in ("pixels", "none")
-    for rep, X in representations(model, images, seed).items():
+    start = len(records)
+    for rep, X in representations(model, images, seed, layer).items():
         for metric, value in scores(case, X, truth, seed).items():
             records.append(
                 {
@@ -235,6 +252,7 @@ def run_one(data, case, training, epochs, seed, records, log=print):
                     "case": case,
                     "training": training,
                     "epochs": epochs if trained else 0,
+                    "layer": layer if training != "pixels" else "encoder",
                     "seed": seed,
                     "representation": rep,
                     "metric": metric,
@@ -245,13 +263,10 @@ def run_one(data, case, training, epochs, seed, records, log=print):
                 }
             )
     shown = ", ".join(
-        f"{r['representation']} {r['metric']} {r['value']:.3f}"
-        for r in records
-        if (r["data"], r["case"], r["training"], r["seed"]) == (data, case, training, seed)
-        and r["epochs"] == (epochs if trained else 0)
+        f"{r['representation']} {r['metric']} {r['value']:.3f}" for r in records[start:]
     )
     log(
-        f"{data:8s} {case:12s} {training:14s} ep {epochs:3d} seed {seed}  {seconds:5.1f} s  {shown}"
+        f"{data:8s} {case:12s} {training:14s} ep {epochs:3d} {layer} seed {seed}  {seconds:5.1f} s  {shown}"
     )
 
 
@@ -264,6 +279,7 @@ def main(argv=None):
     parser.add_argument(
         "--trainings", nargs="+", default=list(DEFAULT_TRAININGS), choices=TRAININGS
     )
+    parser.add_argument("--layer", default="encoder", choices=LAYERS)
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument(
         "--append", action="store_true", help="add the records to those already in --out"
@@ -280,7 +296,7 @@ def main(argv=None):
                 for training in args.trainings:
                     untrained = training in ("pixels", "none")
                     for epochs in args.epochs[:1] if untrained else args.epochs:
-                        run_one(data, case, training, epochs, seed, records)
+                        run_one(data, case, training, epochs, seed, records, args.layer)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(records, indent=1) + "\n")
     print(f"{len(records)} records in {time.perf_counter() - t0:.0f} s -> {args.out}")
@@ -290,11 +306,14 @@ def main(argv=None):
 
 def summary(records, file=sys.stdout):
     """Markdown table: mean (min-max) over seeds per data, metric and representation."""
-    columns = list(dict.fromkeys((r["training"], r["epochs"]) for r in records))
+    columns = list(dict.fromkeys((r["training"], r["epochs"], r["layer"]) for r in records))
     rows = list(
         dict.fromkeys((r["data"], r["case"], r["metric"], r["representation"]) for r in records)
     )
-    head = [f"{t} ({e})" if e else t for t, e in columns]
+    head = [
+        (f"{t} ({e})" if e else t) + ("" if lay == "encoder" else f", {lay}")
+        for t, e, lay in columns
+    ]
     print("| data | case | metric | representation | " + " | ".join(head) + " |", file=file)
     print("|---" * (4 + len(columns)) + "|", file=file)
     for key in rows:
@@ -304,23 +323,23 @@ def summary(records, file=sys.stdout):
                 r["value"]
                 for r in records
                 if (r["data"], r["case"], r["metric"], r["representation"]) == key
-                and (r["training"], r["epochs"]) == col
+                and (r["training"], r["epochs"], r["layer"]) == col
             ]
             cells.append(f"{np.mean(vals):.3f} ({min(vals):.3f}-{max(vals):.3f})" if vals else "")
         print("| " + " | ".join(key) + " | " + " | ".join(cells) + " |", file=file)
     print("\nSeconds per training epoch (mean over the trained models; indicative):", file=file)
     for data in dict.fromkeys(r["data"] for r in records):
-        for t, e in columns:
+        for t, e, lay in columns:
             per = {  # one value per trained model
                 (r["case"], r["seed"]): r["seconds_per_epoch"]
                 for r in records
                 if r["data"] == data
-                and (r["training"], r["epochs"]) == (t, e)
+                and (r["training"], r["epochs"], r["layer"]) == (t, e, lay)
                 and r["seconds_per_epoch"] is not None
             }
             per = list(per.values())
             if per:
-                print(f"- {data} {t} ({e} epochs): {np.mean(per):.2f} s", file=file)
+                print(f"- {data} {t} ({e} epochs, {lay}): {np.mean(per):.2f} s", file=file)
 
 
 if __name__ == "__main__":
