@@ -644,10 +644,13 @@ class OutlierFilter(OutlierMixin, BaseCurator):
         )
         return self.ensemble_z_.mean(axis=1)
 
-    def _ensemble_z(self, X, device):
-        """Z-score new samples by each member, one column each (see ``score_samples``)."""
-        members = {"glosh": _glosh_to_evidence(-self._glosh_samples(X, device))}
-        k = self._ensemble_knn_k
+    def _new_rows_neighbours(self, X, k, device):
+        """Distances of new rows to their ``k + 1`` nearest training rows.
+
+        Returns the distances, shape ``(m, min(k + 1, n_train))``, and a mask of the
+        rows that found a training row at distance 0 first: a training row passed
+        again finds itself, and its neighbours are the ones after it.
+        """
         dist, _ = kneighbors(
             self._fit_X,
             min(k + 1, self._fit_X.shape[0]),
@@ -655,8 +658,14 @@ class OutlierFilter(OutlierMixin, BaseCurator):
             device=device,
             n_jobs=self.n_jobs,
         )
+        return dist, (dist[:, 0] == 0.0) & (dist.shape[1] > k)
+
+    def _ensemble_z(self, X, device):
+        """Z-score new samples by each member, one column each (see ``score_samples``)."""
+        members = {"glosh": _glosh_to_evidence(-self._glosh_samples(X, device))}
+        k = self._ensemble_knn_k
+        dist, itself = self._new_rows_neighbours(X, k, device)
         dist = dist.astype(np.float64)
-        itself = (dist[:, 0] == 0.0) & (dist.shape[1] > k)  # a training row skips itself
         members["knn"] = np.where(itself, dist[:, 1:].mean(axis=1), dist[:, :k].mean(axis=1))
         if "cosine_lof" in self.ensemble_members_:
             members["cosine_lof"] = -self.estimator_.score_samples(self._unit(X))
@@ -833,15 +842,7 @@ class OutlierFilter(OutlierMixin, BaseCurator):
             return -self._ensemble_z(X, device).mean(axis=1)
         if self.method == "knn":
             k = self.n_neighbors_
-            dist, _ = kneighbors(
-                self._fit_X,
-                min(k + 1, self._fit_X.shape[0]),
-                query=X,
-                device=device,
-                n_jobs=self.n_jobs,
-            )
-            # a training row finds itself first, at distance 0: then its k-th other
-            itself = (dist[:, 0] == 0.0) & (dist.shape[1] > k)
+            dist, itself = self._new_rows_neighbours(X, k, device)
             return -np.where(itself, dist[:, -1], dist[:, k - 1])
         return self._glosh_samples(X, device)
 

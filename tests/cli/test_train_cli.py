@@ -15,20 +15,18 @@ from sklearn_curate.cli import main
 
 pytest.importorskip("kornia")
 
-SELECT_LISTS = {
-    "selected": "selected.txt",
-    "kept_not_selected": "kept_not_selected.txt",
-    "outlier": "removed_outliers.txt",
-    "similar": "removed_similar.txt",
-    "corrupt": "corrupt.txt",
-    "exact_duplicate": "removed_exact_duplicates.txt",
-}
 KEPT_LISTS = {
     "kept": "kept.txt",
     "outlier": "removed_outliers.txt",
     "similar": "removed_similar.txt",
     "corrupt": "corrupt.txt",
     "exact_duplicate": "removed_exact_duplicates.txt",
+}
+#: With --select, kept.txt is split in two and not written.
+SELECT_LISTS = {
+    "selected": "selected.txt",
+    "kept_not_selected": "kept_not_selected.txt",
+    **{d: name for d, name in KEPT_LISTS.items() if d != "kept"},
 }
 
 NET = """
