@@ -237,6 +237,12 @@ def _add_curate_arguments(p: argparse.ArgumentParser) -> None:
         "--checkpoint)",
     )
     mod.add_argument(
+        "--simclr-flip",
+        action="store_true",
+        help="with --train simclr: also flip the views horizontally (for photographs; "
+        "off by default because a flip changes the meaning of digits and letters)",
+    )
+    mod.add_argument(
         "--checkpoint",
         metavar="PATH",
         help=f"load the model's weights from PATH (a {CHECKPOINT_FILE} of an earlier run, or "
@@ -862,6 +868,7 @@ class _Run(CommandRun):
                 *(loaded if a.model is not None else (None, a.layer)),
                 train=train,
                 checkpoint=a.checkpoint,
+                flip=a.simclr_flip,
                 epochs=a.epochs,
                 seed=a.seed,
                 device=a.device,

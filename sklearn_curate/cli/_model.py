@@ -329,6 +329,7 @@ def prepare_model(
     *,
     train: str,
     checkpoint: str | None,
+    flip: bool = False,
     epochs: int,
     seed: int,
     device: str,
@@ -359,6 +360,8 @@ def prepare_model(
         ``--train``, resolved by :func:`resolve_train`.
     checkpoint : str or None
         ``--checkpoint``: a ``state_dict`` file to load before training.
+    flip : bool, default=False
+        ``--simclr-flip``: SimCLR's views are also flipped horizontally.
     epochs : int
         ``--epochs``: training epochs (0 = no training).
     seed : int
@@ -431,7 +434,7 @@ def prepare_model(
     cached = None
     if cache_dir:
         key = _cache_key(
-            inputs.data, train, epochs, seed, layer, _model_digest(model).hex(), "train-v2"
+            inputs.data, train, epochs, seed, layer, flip, _model_digest(model).hex(), "train-v2"
         )
         cached = Path(cache_dir) / f"{train}-{key}.pt"
     if cached is not None and cached.is_file():
@@ -450,18 +453,27 @@ def prepare_model(
             )
             what = "ConvAutoencoder" if not checkpoint else "autoencoder"
         else:
-            from ..embedding._simclr import train_simclr
+            from ..embedding._simclr import simclr_augmentation, train_simclr
 
+            augmentation = None  # train_simclr's default: no flips
+            if flip:
+                from ..embedding._embedder import _model_channels
+
+                c, h, w = inputs.data.shape[1:]
+                if c == 1:  # gray images are repeated to the model's channels
+                    c = _model_channels(model) or 1
+                augmentation = simclr_augmentation((h, w), c, flip=True)
             losses = train_simclr(
                 model,
                 inputs.data,
                 layer=layer,
+                augmentation=augmentation,
                 epochs=epochs,
                 device=choice.device,
                 random_state=seed,
                 progress=progress,
             )
-            what = f"SimCLR on layer {layer}"
+            what = f"SimCLR on layer {layer}{' with flips' if flip else ''}"
         model.cpu()
         if cached is not None:
             cached.parent.mkdir(parents=True, exist_ok=True)

@@ -142,9 +142,10 @@ def test_simclr_trains_a_user_model_on_a_folder(digit_folder, tmp_path, monkeypa
     out = tmp_path / "out"
     args = ["curate", "--images", str(digit_folder), "--image-size", "16", "--out", str(out)]
     args += ["-q", "--model", "net.py:make", "--layer", "3", "--train", "simclr"]
-    assert main([*args, "--epochs", "2", "--select", "15"]) == 0
+    assert main([*args, "--epochs", "2", "--select", "15", "--simclr-flip"]) == 0
     report = _report(out)
-    assert _train_step(report)["detail"].startswith("SimCLR on layer 3, 2 epochs")
+    assert _train_step(report)["detail"].startswith("SimCLR on layer 3 with flips, 2 epochs")
+    assert report["parameters"]["simclr_flip"] is True
     assert np.load(out / "embeddings.npy").shape == (150, 16)  # 16 channels, avg-pooled
     assert len((out / "selected.txt").read_text().split()) == 15
     state = torch.load(out / "checkpoint.pt", weights_only=True)
