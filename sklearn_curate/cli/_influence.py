@@ -168,6 +168,17 @@ def add_influence_parser(subparsers) -> argparse.ArgumentParser:
         "the weights the callable returned)",
     )
     mod.add_argument(
+        "--refit",
+        choices=("auto", "yes", "no"),
+        default="auto",
+        help="with --model: 'yes' trains the influence parameters here to a strict minimum "
+        "(full-batch L-BFGS in float64, then Newton steps); 'no' takes the model as "
+        "trained; 'auto': yes up to 5,000 influence parameters, no above. With --layers on "
+        "a late layer, 'yes' runs the whole network forward at every L-BFGS step (321 s "
+        "for the last layer of a 136,586-parameter CNN on 1,500 digits, 2 CPU cores), "
+        "'no' seconds (default: %(default)s)",
+    )
+    mod.add_argument(
         "--train-lr",
         type=float_in(0.0, open_lo=True, hint="pass e.g. 1e-3"),
         default=1e-3,
@@ -647,6 +658,8 @@ class _InfluenceRun(CommandRun):
         kw = {} if a.method is None else {"method": a.method}
         if a.layers:
             kw["layers"] = list(a.layers)
+        if a.model is not None:
+            kw["refit"] = {"auto": "auto", "yes": True, "no": False}[a.refit]
         scorer = InfluenceScorer(
             est,
             damping=a.damping,
@@ -681,8 +694,8 @@ class _InfluenceRun(CommandRun):
         self.timed("fit", t, detail, scorer.device_)
         if a.model is not None and not scorer.refit_ and a.train_epochs == 0:
             logger.warning(
-                f"the --model has {scorer.n_params_} influence parameters (> 5,000) and is "
-                "taken as trained, with the weights its callable returned; pass "
+                f"the --model ({scorer.n_params_} influence parameters) is taken as trained "
+                f"(--refit {a.refit}), with the weights its callable returned; pass "
                 "--train-epochs N unless the callable loads trained weights"
             )
         elif scorer.refit_ and scorer.grad_norm_ > 1e-5:
@@ -766,6 +779,7 @@ class _InfluenceRun(CommandRun):
                 ("--layers", a.layers),
                 ("--train-epochs", a.train_epochs),
                 ("--input", a.input != "auto"),
+                ("--refit", a.refit != "auto"),
                 ("--method ekfac", a.method == "ekfac"),
             ):
                 if given:

@@ -383,10 +383,11 @@ def test_cnn_on_the_digits_images(cnn_dir):
 
 def test_cnn_input_choices_and_errors(cnn_dir, capsys):
     data = small_npz(cnn_dir / "d.npz", n_train=60, n_test=5)
-    base = ["influence", "--n-test", "2", "-q", "--damping", "1"]
+    base = ["influence", "--n-test", "2", "-q", "--damping", "5"]
     # a first module that takes rows (Unflatten) gets rows; --input images feeds images
     argv = [*base, "--model", "nets.py:flat_first", "--array", str(data), "--method", "exact"]
-    assert run_cli([*argv, "--image-shape", "8", "8", "--out", "o1"]) == 0
+    assert run_cli([*argv, "--image-shape", "8", "8", "--refit", "no", "--out", "o1"]) == 0
+    assert "taken as trained (--refit no)" in capsys.readouterr().err
     assert json.loads((cnn_dir / "o1" / "report.json").read_text())["input"]["model_input"] == [
         "n",
         64,
@@ -413,6 +414,7 @@ def test_cnn_input_choices_and_errors(cnn_dir, capsys):
         (["--layers", "0"], "--layers"),
         (["--train-epochs", "2"], "--train-epochs"),
         (["--method", "ekfac"], "--method ekfac"),
+        (["--refit", "no"], "--refit"),
     ]:
         assert run_cli(["influence", *extra, "-q", "--out", "o6"]) == 1
         assert f"{option} applies to a torch --model only" in capsys.readouterr().err
