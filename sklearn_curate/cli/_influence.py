@@ -219,12 +219,13 @@ def add_influence_parser(subparsers) -> argparse.ArgumentParser:
     inf = p.add_argument_group("influence")
     inf.add_argument(
         "--method",
-        choices=("auto", "exact", "cg", "lissa", "ekfac"),
+        choices=("auto", "exact", "cg", "lissa", "ekfac", "arnoldi"),
         help="how the inverse Hessian is applied (default: InfluenceScorer's, 'auto': "
         "'exact' up to 5,000 parameters; above, 'ekfac' for a --model whose influence "
         "parameters all sit in nn.Linear / nn.Conv2d layers, else preconditioned 'cg'). "
         "'ekfac' (--model only): the eigenvalue-corrected Kronecker-factored Gauss-Newton "
-        "matrix, one block per layer",
+        "matrix, one block per layer; 'arnoldi': the Hessian's 100 largest eigenpairs from "
+        "200 Arnoldi steps (Schioppa et al. 2022)",
     )
     inf.add_argument(
         "--layers",
