@@ -3,8 +3,8 @@
 Fits :class:`~sklearn_curate.curation.influence.InfluenceScorer` (a LogisticRegression, or a
 user's torch module with ``--model``: flat rows, or images ``(n, C, H, W)`` when its
 first leaf module is an ``nn.Conv2d`` (or another torch ``*2d`` module) or with
-``--input images``; optionally trained first by
-Adam with ``--train-epochs``), computes the influence of every training row
+``--input images``; optionally trained first by Adam with ``--train-epochs``),
+computes the influence of every training row
 on the first ``--n-test`` test rows, and writes what
 :func:`~sklearn_curate.save_influence` writes (``influence_{j:05d}.npy``,
 ``top_k.json``, ``top_{j:05d}.png``) plus the whole matrix, the self-influence
@@ -67,8 +67,9 @@ output folder (--out):
   self_influence.csv    one row per training row: row, label, self_influence, rank
                         (1 = highest), decision (kept | removed by --fraction)
   index.html            every test row's picture with its top-k tables
-  report.json           parameters, data, method, seconds per step, n_params,
-                        gradient norm at the optimum, device, versions
+  report.json           parameters, data (and the model's input shape), method,
+                        seconds per step, n_params, layers, refit, training,
+                        damping, gradient norm, device, versions
   run.log               the progress lines printed during the run
 Row numbers count from 0 in the training and test arrays (for the built-in data:
 the order train_test_split returns).
@@ -82,7 +83,7 @@ examples:
   sklearn-curate influence --array data.npz --model nets.py:mlp --weight-decay 1e-3
   sklearn-curate influence --model cnn.py:make --train-epochs 20 --weight-decay 1e-3 \
       --method ekfac                               # a CNN on the digits' 8x8 images
-  sklearn-curate influence --model cnn.py:make --train-epochs 20 --layers fc2
+  sklearn-curate influence --model cnn.py:make --train-epochs 20 --layers fc2 --refit no
 """
 
 
