@@ -806,6 +806,12 @@ class InfluenceScorer(BaseCurator):
         self.self_influence_method_ = method
         solver = self._solver(method)
         out = np.empty(self._obj.X.shape[0])
+        if method == "ekfac" and self._train_grads is None:
+            # per layer from one forward / backward pass: no whole-vector gradients
+            obj = self._obj
+            for sl in chunks(obj.X.shape[0], self.batch_size):
+                out[sl] = (obj.c * solver.quad_samples(obj.X[sl], obj.Y[sl])).cpu().numpy()
+            return out
         for sl, G in self._iter_train_grads():
             out[sl] = (self._obj.c * solver.quad(G)).cpu().numpy()
         return out
