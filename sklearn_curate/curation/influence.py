@@ -331,7 +331,11 @@ class InfluenceScorer(BaseCurator):
 
     Cost: per-sample gradients by ``torch.func.vmap(grad)`` in chunks of
     ``batch_size``; ``influence`` needs one solve per test point and one product per
-    chunk of training gradients.
+    chunk of training gradients. With "ekfac" the self-influences behind ``scores_``
+    take each layer's per-sample gradient from forward / backward hooks, in the
+    Kronecker eigenbasis, without whole-vector gradients (on the 136,586-parameter
+    CNN of ``benchmarks/bench_influence_cnn.py``, 2 shared CPU cores: fit 43 s before,
+    13 s after).
 
     EK-FAC, measured on the digits (``tests/curation/test_influence_cnn.py``): a CNN
     of two 3x3 convolutions (4 and 8 channels, tanh) and a linear layer, 1,626
