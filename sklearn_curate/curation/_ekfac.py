@@ -240,6 +240,33 @@ class EKFACSolver(Solver):
         for ly, g in zip(self.layers, grads, strict=True):
             yield ly, ly.inputs(seen[ly.name]), ly.out_grads(g)
 
+    def quad_samples(self, X, Y):
+        """Quadratic forms ``g_n^T (H + damping I)^-1 g_n`` of the samples' own gradients.
+
+        The per-sample gradient of a layer is ``sum_t g_nt a_nt^T`` (output gradients
+        and inputs from one forward / backward pass with hooks, as for the eigenvalue
+        correction), projected into the Kronecker eigenbasis: no per-sample gradient of
+        the whole parameter vector is formed. Equals ``quad(per_sample_grads(X, Y))``.
+
+        Parameters
+        ----------
+        X, Y : Tensor
+            A batch of samples and their targets (the training labels).
+
+        Returns
+        -------
+        Tensor of shape (len(X),)
+        """
+        total = torch.zeros(X.shape[0], dtype=torch.float64, device=X.device)
+        for ly, a, g in self._io(X, Y):
+            ga = g @ self.QS[ly.name]
+            aa = a @ self.QA[ly.name]
+            step = max(1, (1 << 24) // (ly.out * ly.cols))
+            for s in range(0, ga.shape[0], step):
+                P = torch.einsum("bto,bti->boi", ga[s : s + step], aa[s : s + step])
+                total[s : s + step] += (P * P / self.denom[ly.name]).flatten(1).sum(1)
+        return total
+
     def _project(self, B):
         """Flat rows (m, p) -> per layer the blocks in the Kronecker eigenbasis."""
         for ly in self.layers:

@@ -143,8 +143,10 @@ def save_influence(
     ----------
     scorer : InfluenceScorer
         A fitted scorer; its :meth:`~InfluenceScorer.influence` is computed here.
-    X_test : array-like of shape (n_test, n_features)
-        Test samples, as for :meth:`InfluenceScorer.influence`.
+    X_test : array-like of shape (n_test, n_features) or (n_test, *sample_shape_)
+        Test samples, as for :meth:`InfluenceScorer.influence`. Images of a CNN,
+        ``(n_test, C, H, W)``, are drawn with ``image_shape=(H, W, C)`` (or
+        ``(H, W)`` for ``C = 1``).
     y_test : array-like of shape (n_test,)
         Their targets, as for :meth:`InfluenceScorer.influence`.
     out_dir : str or path-like
@@ -200,10 +202,22 @@ def save_influence(
     train = test = None
     if image_shape is not None:
         train = scorer._obj.X.cpu().numpy() if X_train is None else np.asarray(X_train)
-        train = train.reshape((-1, *image_shape))
-        test = np.asarray(X_test, dtype=np.float64).reshape((-1, *image_shape))
+        train = _as_images(train, image_shape)
+        test = _as_images(X_test, image_shape)
     paths, _ = write_influence(out_dir, inf, k, train_images=train, test_images=test)
     return paths
+
+
+def _as_images(X, image_shape):
+    """Return samples as images of ``image_shape`` (H, W[, C]).
+
+    Channels-first samples ``(n, C, H, W)`` (a CNN's input) are moved to channels-last.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    shape = tuple(image_shape)
+    if len(shape) == 3 and X.ndim == 4 and X.shape[1:] == (shape[2], shape[0], shape[1]):
+        X = X.transpose(0, 2, 3, 1)
+    return X.reshape((-1, *shape))
 
 
 def _label(v):

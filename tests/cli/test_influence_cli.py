@@ -309,3 +309,113 @@ def test_wired_into_cli(tmp_path, capsys):
     assert (out / "report.json").is_file()
     assert cli.main([*argv, "--out", str(out)]) == 1
     assert "exists" in capsys.readouterr().err
+
+
+CNN_FILE = """\
+import torch
+from torch import nn
+
+
+def cnn():
+    # 6,668 parameters: above the 5,000 that are retrained, so taken as trained
+    return nn.Sequential(
+        nn.Conv2d(1, 8, 3), nn.Tanh(), nn.Flatten(),
+        nn.Linear(8 * 6 * 6, 22), nn.Tanh(), nn.Linear(22, 10),
+    )
+
+
+def flat_first():
+    return nn.Sequential(nn.Unflatten(1, (1, 8, 8)), nn.Conv2d(1, 2, 3), nn.Flatten(),
+                         nn.Linear(72, 10))
+
+
+def rgb():
+    return nn.Sequential(nn.Conv2d(3, 2, 3), nn.Flatten(), nn.Linear(72, 10))
+"""
+
+
+@pytest.fixture
+def cnn_dir(tmp_path, monkeypatch):
+    (tmp_path / "nets.py").write_text(CNN_FILE)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_cnn_on_the_digits_images(cnn_dir):
+    """--model CNN on the built-in digits: images (n, 1, 8, 8), Adam first, EK-FAC."""
+    base = ["influence", "--model", "nets.py:cnn", "--n-test", str(N_TEST), "-q"]
+    train = ["--train-epochs", "3", "--train-lr", "0.01", "--weight-decay", "1e-3"]
+    assert run_cli([*base, *train, "--method", "ekfac", "--out", "o"]) == 0
+    out = cnn_dir / "o"
+    names = {p.name for p in out.iterdir()}
+    assert {f"top_{j:05d}.png" for j in range(N_TEST)} <= names
+    assert {"influence.npy", "top_k.json", "self_influence.csv", "index.html"} <= names
+    report = json.loads((out / "report.json").read_text())
+    assert report["input"]["model_input"] == ["n", 1, 8, 8]
+    assert (report["method"], report["n_params"], report["refit"]) == ("ekfac", 6668, False)
+    assert report["train"]["epochs"] == 3 and report["train"]["accuracy"] > 0.8
+    assert set(report["damping"]) == {"0", "3", "5"}  # the per-layer rule
+    assert [s["name"] for s in report["steps"]][:4] == ["load", "model", "train", "fit"]
+    # top_k.json is the ranking of influence.npy's rows
+    inf = np.load(out / "influence.npy")
+    assert inf.shape == (N_TEST, 1500) and np.isfinite(inf).all()
+    top = json.loads((out / "top_k.json").read_text())
+    for j in range(N_TEST):
+        order = np.argsort(inf[j], kind="stable")
+        assert top["harmful"][j] == order[:K].tolist()
+        assert top["helpful"][j] == order[::-1][:K].tolist()
+        np.testing.assert_array_equal(top["helpful_influence"][j], inf[j, top["helpful"][j]])
+    # every training row is in exactly one of kept / removed
+    with open(out / "self_influence.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert sorted(int(r["row"]) for r in rows) == list(range(1500))
+    decisions = [r["decision"] for r in rows]
+    assert set(decisions) == {"kept", "removed"} and decisions.count("removed") == 15
+    with Image.open(out / "top_00000.png") as im:
+        assert im.size == png_size(K)
+
+    # --layers: the last Linear alone (230 parameters: exact, trained to its optimum)
+    assert run_cli([*base, *train, "--layers", "5", "--out", "o_last"]) == 0
+    report = json.loads((cnn_dir / "o_last" / "report.json").read_text())
+    assert (report["n_params"], report["layers"], report["method"]) == (230, ["5"], "exact")
+    assert report["refit"] is True and report["grad_norm"] < 1e-6
+
+
+def test_cnn_input_choices_and_errors(cnn_dir, capsys):
+    data = small_npz(cnn_dir / "d.npz", n_train=60, n_test=5)
+    base = ["influence", "--n-test", "2", "-q", "--damping", "5"]
+    # a first module that takes rows (Unflatten) gets rows; --input images feeds images
+    argv = [*base, "--model", "nets.py:flat_first", "--array", str(data), "--method", "exact"]
+    assert run_cli([*argv, "--image-shape", "8", "8", "--refit", "no", "--out", "o1"]) == 0
+    assert "taken as trained (--refit no)" in capsys.readouterr().err
+    assert json.loads((cnn_dir / "o1" / "report.json").read_text())["input"]["model_input"] == [
+        "n",
+        64,
+    ]
+    assert run_cli([*argv, "--image-shape", "8", "8", "--input", "images", "--out", "o2"]) == 1
+    assert "shape (n, 1, 8, 8) (--input images)" in capsys.readouterr().err
+    # a Conv2d first without an image shape gets rows, and its error says so
+    argv = [*base, "--model", "nets.py:cnn", "--array", str(data), "--method", "exact"]
+    assert run_cli([*argv, "--out", "o3"]) == 1
+    err = capsys.readouterr().err
+    assert "first module '0' is a Conv2d, which takes images, but no image shape" in err
+    assert "shape (n, 64) (--input auto)" in err
+    for extra, message in [
+        (["--input", "images"], "--input images needs an image shape"),
+        (["--layers", "fc"], "no sub-module named 'fc'; modules with parameters: 0, 3, 5"),
+        (["--layers", "1"], "'1' has no parameters"),
+    ]:
+        assert run_cli([*argv, *extra, "--out", "o4"]) == 1
+        assert message in capsys.readouterr().err
+    rgb = ["--model", "nets.py:rgb", "--image-shape", "8", "8"]
+    assert run_cli([*base, *rgb, "--array", str(data), "--out", "o5"]) == 1
+    assert "Conv2d(in_channels=3) but the images have 1 channel(s)" in capsys.readouterr().err
+    for extra, option in [
+        (["--layers", "0"], "--layers"),
+        (["--train-epochs", "2"], "--train-epochs"),
+        (["--method", "ekfac"], "--method ekfac"),
+        (["--refit", "no"], "--refit"),
+    ]:
+        assert run_cli(["influence", *extra, "-q", "--out", "o6"]) == 1
+        assert f"{option} applies to a torch --model only" in capsys.readouterr().err
+    assert not any((cnn_dir / f"o{i}").exists() for i in (2, 3, 4, 5, 6))

@@ -275,3 +275,41 @@ def test_ekfac_auto_and_errors(images):
     wide = nn.Sequential(nn.Flatten(), nn.Linear(64, 80), nn.LayerNorm(80), nn.Linear(80, 70))
     s = InfluenceScorer(wide, refit=False, damping=10.0, device="cpu").fit(Xtr[:30], ytr[:30])
     assert s.n_params_ > 5000 and s.method_ == "cg"
+
+
+def test_ekfac_self_influence_from_layer_passes(images):
+    """scores_ with EK-FAC come from per-layer hooks, not whole-vector gradients: the
+    same quadratic forms as quad() of autograd per-sample gradients (strided, padded
+    conv, biases, a layer without bias)."""
+    Xtr, ytr, _, _ = images
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Conv2d(1, 4, 3),
+        nn.Tanh(),
+        nn.Conv2d(4, 8, 3, padding=1, stride=2, bias=False),
+        nn.Tanh(),
+        nn.Flatten(),
+        nn.Linear(8 * 3 * 3, 10),
+    )
+    s = InfluenceScorer(
+        net,
+        method="ekfac",
+        refit=False,
+        weight_decay=1e-3,
+        batch_size=64,
+        random_state=0,
+        device="cpu",
+    ).fit(Xtr, ytr)
+    obj = s._obj
+    want = obj.c * s._solvers["ekfac"].quad(obj.per_sample_grads(obj.X, obj.Y))
+    np.testing.assert_allclose(s.self_influence_, want.numpy(), rtol=1e-9)
+    cached = InfluenceScorer(
+        net,
+        method="ekfac",
+        refit=False,
+        weight_decay=1e-3,
+        cache_gradients=True,
+        random_state=0,
+        device="cpu",
+    ).fit(Xtr, ytr)
+    np.testing.assert_allclose(cached.self_influence_, s.self_influence_, rtol=1e-9)
