@@ -829,7 +829,7 @@ class InfluenceScorer(BaseCurator):
 
         Parameters
         ----------
-        X_test : array-like of shape (n_test, n_features) or (n_test, *sample_shape_)
+        X_test : array-like of shape (n_test, n_features) or (n_test, ...)
             Test samples, finite, of the shape of one training sample
             (``sample_shape_``; e.g. ``(n_test, C, H, W)`` images for a CNN).
         y_test : array-like of shape (n_test,)
@@ -894,7 +894,7 @@ class InfluenceScorer(BaseCurator):
 
         Parameters
         ----------
-        X_test : array-like of shape (n_test, n_features) or (n_test, *sample_shape_)
+        X_test : array-like of shape (n_test, n_features) or (n_test, ...)
             Test samples, as for :meth:`influence`.
         y_test : array-like of shape (n_test,)
             Their targets, as for :meth:`influence`.
@@ -937,7 +937,7 @@ class InfluenceScorer(BaseCurator):
 
         Parameters
         ----------
-        X_test : array-like of shape (n_test, n_features) or (n_test, *sample_shape_)
+        X_test : array-like of shape (n_test, n_features) or (n_test, ...)
             Test samples, as for :meth:`influence`.
         y_test : array-like of shape (n_test,)
             Their targets, as for :meth:`influence`.

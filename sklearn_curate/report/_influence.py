@@ -143,7 +143,7 @@ def save_influence(
     ----------
     scorer : InfluenceScorer
         A fitted scorer; its :meth:`~InfluenceScorer.influence` is computed here.
-    X_test : array-like of shape (n_test, n_features) or (n_test, *sample_shape_)
+    X_test : array-like of shape (n_test, n_features) or (n_test, ...)
         Test samples, as for :meth:`InfluenceScorer.influence`. Images of a CNN,
         ``(n_test, C, H, W)``, are drawn with ``image_shape=(H, W, C)`` (or
         ``(H, W)`` for ``C = 1``).
