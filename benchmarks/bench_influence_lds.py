@@ -3,12 +3,12 @@
 Run (after ``python benchmarks/influence_lds.py shared`` and ``... truth``; one torch
 thread)::
 
-    python benchmarks/bench_influence_lds.py            # our methods, then peers if present
-    python benchmarks/bench_influence_lds.py peers      # only add the peers' rows
+    python benchmarks/bench_influence_lds.py --damping 0.01   # ours, then peers if present
+    python benchmarks/bench_influence_lds.py --damping 0.01 peers   # re-score, add peers
 
 The network, data and training are those of ``benchmarks/influence_lds.py`` (1,626
 parameters, 1,000 training and 100 test digits, full-batch Adam with weight decay 1e-3),
-taken as trained (``refit=False``), every method at the same ``damping`` (``DAMPING``),
+taken as trained (``refit=False``), every method at the same ``damping`` (``--damping``),
 so that each one approximates the same ``(H + damping I)^-1``:
 
 * ``exact``: the dense Hessian of the objective (mean cross-entropy + weight decay),
@@ -21,7 +21,10 @@ so that each one approximates the same ``(H + damping I)^-1``:
   Fisher) and ``arnoldi`` (200 steps, rank 100);
 * ``last-layer``: ``layers=["5"]``, the exact Hessian block of the last Linear (1,290
   parameters) with the same damping;
-* ``exact`` at dampings ``EXTRA_DAMPINGS`` (from the same dense Hessian; untimed).
+* ``ekfac-auto-damping``: EK-FAC with its own damping rule (0.1 x each layer's mean
+  corrected eigenvalue), fit + influence;
+* ``exact`` at the other dampings of ``DAMPINGS`` (from the same dense Hessian; untimed);
+* ``grad-dot``: the plain gradient dot product (no curvature; TracIn at one checkpoint).
 
 Time: seconds of ``InfluenceScorer.influence(X_test, y_test, method=m)`` on a scorer whose
 solver for ``m`` is not built yet: the solver's setup (dense Hessian and Cholesky, EK-FAC
@@ -31,11 +34,12 @@ gradients and products; ``last-layer``: its ``fit`` (incl. the 1,000 self-influe
 exact row, median and minimum over test rows. LDS: :func:`influence_lds.lds` against the
 retrainings' test losses averaged over seeds (``lds_truth.npz``), and against each seed.
 
-The influence matrices are kept in ``$LDS_SHARED/ours_small_cnn.npz``; the JSON goes to
-``benchmarks/results/influence-lds-small-cnn.json``.
+The influence matrices are kept in ``$LDS_SHARED/ours_small_cnn_damping<d>.npz``; the
+JSON goes to ``benchmarks/results/influence-lds-small-cnn-damping<d>.json``.
 """
 
 import json
+import os
 import sys
 import time
 from itertools import combinations
@@ -50,14 +54,23 @@ from influence_lds import RESULTS, SHARED, WEIGHT_DECAY, lds, small_cnn  # noqa:
 
 from sklearn_curate.curation.influence import InfluenceScorer  # noqa: E402
 
+#: the damping of every method (``--damping``); the exact one also at the other two
 DAMPING = 0.1
-EXTRA_DAMPINGS = (0.01, 0.001)
+DAMPINGS = (0.1, 0.01, 0.001)
 N_ITER_TEST = 10
 LISSA_BATCH, LISSA_DEPTH = 100, 400
 LAST = "5"
-OURS = SHARED / "ours_small_cnn.npz"
 PEERS = SHARED / "peers_small_cnn.npz"
-OUT = RESULTS / "influence-lds-small-cnn.json"
+#: appended to the output names (e.g. "-locked" for a run under the timing lock)
+TAG = os.environ.get("LDS_TAG", "")
+
+
+def ours_path():
+    return SHARED / f"ours_small_cnn_damping{DAMPING:g}{TAG}.npz"
+
+
+def out_path():
+    return RESULTS / f"influence-lds-small-cnn-damping{DAMPING:g}{TAG}.json"
 
 
 def load():
@@ -112,6 +125,11 @@ def run_ours():
     last = scorer(net, method="exact", layers=[LAST])
     mats["last-layer"], secs["last-layer"] = timed(lambda: last.fit(Xtr, ytr).influence(Xte, yte))
     print(f"last-layer: {secs['last-layer']:.1f} s", flush=True)
+    auto = scorer(net, method="ekfac").set_params(damping="auto")
+    mats["ekfac-auto-damping"], secs["ekfac-auto-damping"] = timed(
+        lambda: auto.fit(Xtr, ytr).influence(Xte, yte)
+    )
+    info["ekfac_auto_damping"] = auto.ekfac_damping_
     # exact at other dampings from the same dense Hessian (untimed): H = L L^T - damping I
     obj = s._obj
     L = s._solvers["exact"].L
@@ -119,13 +137,13 @@ def run_ours():
     info["hessian_eigenvalues_min_max"] = [float(e) for e in torch.linalg.eigvalsh(Hd)[[0, -1]]]
     Gtr = obj.per_sample_grads(obj.X, obj.Y)
     Gte = obj.per_sample_grads(torch.as_tensor(Xte, dtype=torch.float64), torch.as_tensor(yte))
-    for lam in EXTRA_DAMPINGS:
+    for lam in (d for d in DAMPINGS if d != DAMPING):
         A = Hd + lam * torch.eye(Hd.shape[0], dtype=torch.float64)
         mats[f"exact@{lam:g}"] = (obj.c * Gte @ torch.linalg.solve(A, Gtr.T)).numpy()
     # the plain gradient dot product (no curvature; TracIn's single-checkpoint form)
     mats["grad-dot"] = (obj.c * Gte @ Gtr.T).numpy()
-    np.savez_compressed(OURS, **mats, **{f"{k}_seconds": v for k, v in secs.items()})
-    (SHARED / "ours_small_cnn_info.json").write_text(json.dumps(info))
+    np.savez_compressed(ours_path(), **mats, **{f"{k}_seconds": v for k, v in secs.items()})
+    ours_path().with_suffix(".json").write_text(json.dumps(info))
     return mats, secs, info
 
 
@@ -160,23 +178,31 @@ def evaluate(mats, secs, ref, truth, origin):
     return rows
 
 
+def _mean_spearman(a, b):
+    return float(np.nanmean([spearmanr(a[:, j], b[:, j])[0] for j in range(a.shape[1])]))
+
+
 def ceiling(truth):
-    """LDS of a perfect predictor of one seed's losses, scored against another seed's."""
+    """The retraining noise, as LDS: one seed's test losses used as the prediction.
+
+    ``seed_vs_seed``: scored against another seed's losses, for each pair of seeds (the
+    ceiling of the per-seed LDS). ``seed_vs_mean_of_others``: scored against the mean of
+    the other seeds' losses (a lower bound of the ceiling against the seed mean).
+    """
     per_seed = truth["losses_per_seed"]
-    out = []
-    for a, b in combinations(range(per_seed.shape[0]), 2):
-        r = [spearmanr(per_seed[a][:, j], per_seed[b][:, j])[0] for j in range(per_seed.shape[2])]
-        out.append(float(np.nanmean(r)))
-    return out
+    k = per_seed.shape[0]
+    pairs = [_mean_spearman(per_seed[a], per_seed[b]) for a, b in combinations(range(k), 2)]
+    others = [_mean_spearman(per_seed[a], np.delete(per_seed, a, 0).mean(0)) for a in range(k)]
+    return {"seed_vs_seed": pairs, "seed_vs_mean_of_others": others}
 
 
 def main(peers_only=False):
     truth = dict(np.load(SHARED / "lds_truth.npz"))
     if peers_only:
-        z = np.load(OURS)
+        z = np.load(ours_path())
         mats = {k: z[k] for k in z.files if not k.endswith("_seconds")}
         secs = {k[: -len("_seconds")]: float(z[k]) for k in z.files if k.endswith("_seconds")}
-        info = json.loads((SHARED / "ours_small_cnn_info.json").read_text())
+        info = json.loads(ours_path().with_suffix(".json").read_text())
     else:
         mats, secs, info = run_ours()
     ref = mats["exact"]
@@ -185,6 +211,7 @@ def main(peers_only=False):
         z = np.load(PEERS, allow_pickle=True)
         pm = {k: z[k] for k in z.files if z[k].ndim == 2}
         ps = {k: float(z[f"{k}_seconds"]) for k in pm if f"{k}_seconds" in z.files}
+        ps = {k: v for k, v in ps.items() if np.isfinite(v)}  # NaN: not timed
         rows += evaluate(pm, ps, ref, truth, "peer")
     else:
         print(f"no {PEERS} yet: rerun with `peers` when it exists")
@@ -197,13 +224,18 @@ def main(peers_only=False):
         "n_subsets": int(truth["masks"].shape[0]),
         "seeds": truth["seeds"].tolist(),
         "truth_seconds": float(truth["seconds"]),
-        "lds_ceiling_seed_vs_seed": ceil,
+        "lds_ceiling": ceil,
         **info,
         "rows": rows,
     }
-    OUT.write_text(json.dumps(result, indent=1))
-    print(f"wrote {OUT}")
+    out_path().write_text(json.dumps(result, indent=1))
+    print(f"wrote {out_path()}")
 
 
 if __name__ == "__main__":
-    main(peers_only=sys.argv[1:] == ["peers"])
+    args = sys.argv[1:]
+    if "--damping" in args:
+        i = args.index("--damping")
+        DAMPING = float(args[i + 1])
+        del args[i : i + 2]
+    main(peers_only=args == ["peers"])
