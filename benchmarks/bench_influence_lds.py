@@ -5,6 +5,7 @@ thread)::
 
     python benchmarks/bench_influence_lds.py --damping 0.01   # ours, then peers if present
     python benchmarks/bench_influence_lds.py --damping 0.01 peers   # re-score, add peers
+    python benchmarks/bench_influence_lds.py bootstrap   # LDS differences, resampled halves
 
 The network, data and training are those of ``benchmarks/influence_lds.py`` (1,626
 parameters, 1,000 training and 100 test digits, full-batch Adam with weight decay 1e-3),
@@ -196,6 +197,43 @@ def ceiling(truth):
     return {"seed_vs_seed": pairs, "seed_vs_mean_of_others": others}
 
 
+def bootstrap(
+    pairs=(
+        ("last-layer", 0.001, "exact", 0.001),
+        ("exact", 0.001, "exact", 0.01),
+        ("exact", 0.01, "arnoldi", 0.01),
+    ),
+    n_boot=300,
+):
+    """Differences of LDS between two of our methods, resampling the random halves.
+
+    ``python benchmarks/bench_influence_lds.py bootstrap`` after the runs at the dampings
+    named: the difference on all halves, the standard deviation and the 2.5 / 97.5 %
+    quantiles over ``n_boot`` resamples (with replacement) of the halves; the test points
+    and the retrainings themselves are not resampled.
+    """
+    truth = np.load(SHARED / "lds_truth.npz")
+    masks, losses = truth["masks"], truth["losses"]
+    m = masks.shape[0]
+    rng = np.random.default_rng(0)
+
+    def mat(name, damping):
+        return np.load(SHARED / f"ours_small_cnn_damping{damping:g}{TAG}.npz")[name]
+
+    for a, da, b, db in pairs:
+        A, B = mat(a, da), mat(b, db)
+        diff = lds(A, masks, losses)[0] - lds(B, masks, losses)[0]
+        boot = []
+        for _ in range(n_boot):
+            idx = rng.integers(0, m, m)
+            boot.append(lds(A, masks[idx], losses[idx])[0] - lds(B, masks[idx], losses[idx])[0])
+        lo, hi = np.percentile(boot, [2.5, 97.5])
+        print(
+            f"LDS {a}@{da:g} - {b}@{db:g}: {diff:.3f}; over halves: sd {np.std(boot):.3f}, "
+            f"95% [{lo:.3f}, {hi:.3f}]"
+        )
+
+
 def main(peers_only=False):
     truth = dict(np.load(SHARED / "lds_truth.npz"))
     if peers_only:
@@ -212,13 +250,20 @@ def main(peers_only=False):
         pm = {k: z[k] for k in z.files if z[k].ndim == 2}
         ps = {k: float(z[f"{k}_seconds"]) for k in pm if f"{k}_seconds" in z.files}
         ps = {k: v for k, v in ps.items() if np.isfinite(v)}  # NaN: not timed
-        rows += evaluate(pm, ps, ref, truth, "peer")
+        peer_rows = evaluate(pm, ps, ref, truth, "peer")
+        for row in peer_rows:
+            for key in ("damping", "notes"):
+                if f"{row['method']}_{key}" in z.files:
+                    row[f"peer_{key}"] = z[f"{row['method']}_{key}"].item()
+        rows += peer_rows
     else:
         print(f"no {PEERS} yet: rerun with `peers` when it exists")
     ceil = ceiling(truth)
     print(f"retraining-noise ceiling (seed vs seed LDS): {ceil}")
     result = {
         "machine": "2 shared CPU cores (AMD EPYC), one torch thread",
+        "scored_at_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+        "times_under_timing_lock": TAG == "-locked",
         "damping": DAMPING,
         "n_train": int(truth["masks"].shape[1]),
         "n_subsets": int(truth["masks"].shape[0]),
@@ -238,4 +283,7 @@ if __name__ == "__main__":
         i = args.index("--damping")
         DAMPING = float(args[i + 1])
         del args[i : i + 2]
-    main(peers_only=args == ["peers"])
+    if args == ["bootstrap"]:
+        bootstrap()
+    else:
+        main(peers_only=args == ["peers"])
