@@ -269,7 +269,7 @@ def main(peers_only=False):
             for key in ("damping", "notes"):
                 if f"{row['method']}_{key}" in z.files:
                     row[f"peer_{key}"] = z[f"{row['method']}_{key}"].item()
-            for ours in ("arnoldi", "last-layer"):  # the like-for-like of ours
+            for ours in ("arnoldi", "last-layer", "ekfac-last-layer"):  # like-for-like
                 rho = row_spearman(pm[row["method"]], mats[ours])
                 row[f"spearman_vs_our_{ours}_median_min"] = [
                     float(np.median(rho)),
