@@ -126,6 +126,9 @@ def versions():
     }
 
 
+LOAD_AT_START = os.getloadavg()
+
+
 def machine():
     cpu = None
     with open("/proc/cpuinfo") as fh:
@@ -138,7 +141,7 @@ def machine():
         "cpu": cpu,
         "torch_threads": torch.get_num_threads(),
         "platform": platform.platform(),
-        "loadavg_at_start": os.getloadavg(),
+        "loadavg_at_start": LOAD_AT_START,
     }
 
 
@@ -497,7 +500,8 @@ def small(path, cases):
 
     def record(key, inf, seconds, info, more):
         out[key] = inf
-        out[f"{key}_seconds"] = seconds
+        # PEERS_UNTIMED=1: a run outside the timing lock, whose seconds are not reported
+        out[f"{key}_seconds"] = np.nan if os.environ.get("PEERS_UNTIMED") else seconds
         damp = info.get("hessian_regularization", info.get("regularization"))
         if damp is not None:
             out[f"{key}_damping"] = damp
@@ -535,10 +539,34 @@ def small(path, cases):
         "git_head": git_head(),
         "results": rows,
     }
-    path = os.path.join(RESULTS, f"influence-small-cnn-peers-cpu-2core-{now:%Y-%m-%d}.json")
+    folder = OUT if os.environ.get("PEERS_UNTIMED") else RESULTS
+    path = os.path.join(folder, f"influence-small-cnn-peers-cpu-2core-{now:%Y-%m-%d}.json")
     with open(path, "w") as fh:
         json.dump(res, fh, indent=1, default=float)
     print(f"wrote {os.path.normpath(path)} and {SHARED}/peers_small_cnn.npz")
+
+
+def add_lds(json_path, infl_lds=None):
+    """Add each peer's LDS on the small CNN to its JSON (needs lds_truth.npz of infl-lds).
+
+    ``lds`` is imported from ``benchmarks/influence_lds.py`` of branch infl-lds (the
+    linear datamodeling score of Park et al. 2023 against its retrainings).
+    """
+    sys.path.insert(0, infl_lds or os.environ.get("INFL_LDS", "/tmp/wt_infl-lds/benchmarks"))
+    from influence_lds import lds
+
+    truth = np.load(os.path.join(SHARED, "lds_truth.npz"))
+    mats = np.load(os.path.join(SHARED, "peers_small_cnn.npz"))
+    with open(json_path) as fh:
+        res = json.load(fh)
+    for key, row in res["results"].items():
+        score, per_test = lds(mats[key], truth["masks"], truth["losses"])
+        row["lds"] = score
+        row["lds_per_test_quantiles_10_50_90"] = np.nanpercentile(per_test, [10, 50, 90]).tolist()
+        print(f"{key:22s} LDS {score:.3f}")
+    res["lds_truth"] = f"{SHARED}/lds_truth.npz: {truth['masks'].shape[0]} random halves"
+    with open(json_path, "w") as fh:
+        json.dump(res, fh, indent=1, default=float)
 
 
 ALL_BIG = (
@@ -559,5 +587,7 @@ if __name__ == "__main__":
     elif which == "small":
         p = sys.argv[2] if len(sys.argv) > 2 else os.path.join(SHARED, "small_cnn.pt")
         small(p, only.split(",") if only else ALL_SMALL)
+    elif which == "lds":
+        add_lds(sys.argv[2])
     else:
-        sys.exit(f"argument {which!r}: choose 'big' or 'small'")
+        sys.exit(f"argument {which!r}: choose 'big', 'small' or 'lds'")
