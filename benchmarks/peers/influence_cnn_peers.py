@@ -8,8 +8,11 @@ docs/benchmarks.md, "Influence functions against pyDVL and captum")::
     /work/peers-venv/bin/pip install torch==2.13.0          # the CPU build
     /work/peers-venv/bin/pip install "numpy<2" "pydvl[influence]==0.10.*" captum
     /work/peers-venv/bin/pip install --no-deps -e .
+    /work/peers-venv/bin/pip install pytest     # bench_influence_cnn imports it
     flock /tmp/timing.lock /work/peers-venv/bin/python benchmarks/peers/influence_cnn_peers.py big
-    /work/peers-venv/bin/python benchmarks/peers/influence_cnn_peers.py small [small_cnn.pt]
+    flock /tmp/timing.lock /work/peers-venv/bin/python benchmarks/peers/influence_cnn_peers.py small
+    /work/peers-venv/bin/python benchmarks/peers/influence_cnn_peers.py lds \
+        benchmarks/results/influence-small-cnn-peers-cpu-2core-DATE.json
 
 ``big``: the issue's 136,586-parameter CNN of ``benchmarks/bench_influence_cnn.py``
 (its ``data``, ``issue_cnn`` and training: 20 epochs of Adam, lr 1e-3, minibatches of
