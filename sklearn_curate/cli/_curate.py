@@ -535,8 +535,9 @@ class _Run(CommandRun):
         Parameters
         ----------
         scratch : Path, optional
-            The run's scratch folder: the decoded images of ``--images`` are stored
-            there and read by rows (never all in memory).
+            The run's scratch folder: the decoded images of ``--images`` (or the
+            rows of an ``--array`` ``.npy`` file) are stored there and read by rows
+            (never all in memory).
 
         Returns
         -------
@@ -926,7 +927,7 @@ class _Run(CommandRun):
             The run report.
         """
         a = self.args
-        inputs = self.load(scratch if a.images is not None else None)
+        inputs = self.load(scratch if a.images is not None or a.array is not None else None)
         if a.mislabelled is not None:
             check_labels(inputs)
         n_valid = int(inputs.valid.sum())

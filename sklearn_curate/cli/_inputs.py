@@ -242,10 +242,10 @@ def load_inputs(
         found under the folder are the inputs; the others are in
         ``info["relevant_files"]["not_found"]``.
     scratch : Path, optional
-        A folder for the decoded images of ``images`` (the run's scratch folder):
-        ``data`` is then a :class:`~sklearn_curate.utils._disk_array.DiskArray`
-        read by rows, so the images are never all in memory. None keeps them in an
-        array.
+        A folder (the run's scratch folder) for the decoded images of ``images`` or
+        the rows of an ``array`` ``.npy`` file (read block by block): ``data`` is
+        then a :class:`~sklearn_curate.utils._disk_array.DiskArray` read by rows,
+        so the inputs are never all in memory. None keeps them in an array.
     workers : int, default=0
         DataLoader worker processes that decode the image files of ``images``.
 
@@ -263,7 +263,7 @@ def load_inputs(
         size = image_size or DEFAULT_FOLDER_IMAGE_SIZE
         return _folder_inputs(images, size, progress, relevant, scratch, workers)
     if array is not None:
-        return _array_inputs(array, image_size)
+        return _array_inputs(array, image_size, scratch)
     return _default_inputs(seed, image_size, label_noise)
 
 
@@ -999,7 +999,7 @@ def _load_array_file(file: str):
     return X, labels, key
 
 
-def _array_inputs(file: str, image_size: int | None) -> Inputs:
+def _array_inputs(file: str, image_size: int | None, scratch=None) -> Inputs:
     """Load a ``.npy`` array or ``.npz`` archive of feature vectors or images.
 
     Parameters
@@ -1012,6 +1012,11 @@ def _array_inputs(file: str, image_size: int | None) -> Inputs:
     image_size : int or None
         Side in pixels images are resized to; None keeps their size. Not used for
         feature vectors.
+    scratch : Path, optional
+        With a ``.npy`` file: read it block by block (never whole) and store the
+        readable rows, scaled and resized, in this folder; ``data`` is then a
+        :class:`~sklearn_curate.utils._disk_array.DiskArray` with the values the
+        in-memory path gives.
 
     Returns
     -------
@@ -1027,15 +1032,23 @@ def _array_inputs(file: str, image_size: int | None) -> Inputs:
         unsupported shape, or every row holds NaN or inf.
     """
     path = Path(file)
-    X, labels, key = _load_array_file(file)
+    X = _npy_on_disk(path) if scratch is not None else None
+    if X is not None:
+        labels, key = None, None
+    else:
+        X, labels, key = _load_array_file(file)
     shown = file if key is None else f"{file}[{key!r}]"
-    if not isinstance(X, np.ndarray) or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
+    on_disk = X is not None and not isinstance(X, np.ndarray) and hasattr(X, "read_rows")
+    numeric = np.issubdtype(X.dtype, np.number) or X.dtype == bool
+    if not (isinstance(X, np.ndarray) or on_disk) or not numeric:
         raise CurateError(f"--array {shown!r} must hold a numeric array; it holds {X.dtype}.")
     if X.ndim not in (2, 3, 4) or X.shape[0] == 0:
         raise CurateError(
             f"--array {shown!r} has shape {X.shape}; pass (n, d) features or (n, H, W), "
             "(n, C, H, W), (n, H, W, C) images with n >= 1."
         )
+    if on_disk:
+        return _array_inputs_on_disk(X, file, image_size, scratch)
     X = X.astype(np.float32)
     is_images = X.ndim > 2
     if X.ndim == 3:
@@ -1069,5 +1082,87 @@ def _array_inputs(file: str, image_size: int | None) -> Inputs:
             "kind": "array images" if is_images else "array features",
             "source": str(path) if key is None else f"{path}[{key!r}]",
             "shape": list(X.shape[1:]),
+        },
+    )
+
+
+def _npy_on_disk(path: Path):
+    """Open a ``.npy`` file as a :class:`DiskArray`; None when it is not a plain one.
+
+    None for a missing file, an ``.npz`` archive, another kind of file, a
+    Fortran-ordered array or Python objects: :func:`read_array_file` then reads it
+    and raises the usual errors.
+    """
+    from ..utils._disk_array import DiskArray
+
+    try:
+        with open(path, "rb") as fh:
+            if not fh.read(6).startswith(b"\x93NUMPY"):
+                return None
+        return DiskArray(path)
+    except (OSError, ValueError):
+        return None
+
+
+def _array_inputs_on_disk(X, file: str, image_size: int | None, scratch) -> Inputs:
+    """:func:`_array_inputs` of a ``.npy`` file read block by block into ``scratch``.
+
+    The same steps on each block as the in-memory path on the whole array (float32,
+    channel axis, finite check, min-max scaling over the readable rows, resizing),
+    so ``data`` holds the same values; the shape checks are done by the caller.
+    """
+    from ..utils._disk_array import DiskArrayWriter
+
+    is_images = X.ndim > 2
+    last_axis = X.ndim == 4 and X.shape[1] not in (1, 3, 4)
+    if last_axis and X.shape[-1] not in (1, 3, 4):
+        raise CurateError(
+            f"--array {file!r} has shape {X.shape}; 4D images need 1, 3 or 4 channels "
+            "in axis 1 (n, C, H, W) or in the last axis (n, H, W, C)."
+        )
+
+    def blocks():
+        for start, x in X.chunks():
+            x = x.astype(np.float32)
+            if x.ndim == 3:
+                x = x[:, None]
+            elif last_axis:
+                x = x.transpose(0, 3, 1, 2)
+            yield start, x, np.isfinite(x.reshape(len(x), -1)).all(axis=1)
+
+    n = X.shape[0]
+    valid = np.zeros(n, dtype=bool)
+    lo, hi = np.inf, -np.inf
+    for start, x, ok in blocks():
+        valid[start : start + len(x)] = ok
+        if is_images and ok.any():
+            lo, hi = min(lo, float(x[ok].min())), max(hi, float(x[ok].max()))
+    reasons = {int(i): "non-finite values (NaN or inf)" for i in np.flatnonzero(~valid)}
+    if not valid.any():
+        raise CurateError(f"--array {file!r}: every row holds NaN or inf.")
+    writer = DiskArrayWriter(scratch / "array_rows.f32")
+    try:
+        for _, x, ok in blocks():
+            x = x[ok]
+            if is_images:
+                x = (x - lo) / (hi - lo) if hi > lo else np.zeros_like(x)
+                if image_size is not None:
+                    x = _resize(x, image_size)
+            writer.write(x)
+    except BaseException:
+        writer.abort()
+        raise
+    data = writer.close()
+    return Inputs(
+        ids=[str(i) for i in range(n)],
+        data=data,
+        valid=valid,
+        reasons=reasons,
+        is_images=is_images,
+        labels=None,
+        info={
+            "kind": "array images" if is_images else "array features",
+            "source": str(Path(file)),
+            "shape": list(data.shape[1:]),
         },
     )

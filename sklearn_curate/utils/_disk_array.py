@@ -27,15 +27,15 @@ def is_disk_array(X) -> bool:
     return callable(getattr(X, "read_rows", None))
 
 
-def iter_chunks(X, chunk_bytes: int = CHUNK_BYTES):
+def iter_chunks(X, chunk_bytes: int | None = None):
     """Yield ``(start, rows)``: consecutive row blocks of an array or :class:`DiskArray`.
 
     Parameters
     ----------
     X : ndarray or DiskArray of shape (n, ...)
         The rows.
-    chunk_bytes : int, default=32 MiB
-        Rough size of one block.
+    chunk_bytes : int, optional
+        Rough size of one block; default :data:`CHUNK_BYTES` (32 MiB).
 
     Yields
     ------
@@ -45,6 +45,7 @@ def iter_chunks(X, chunk_bytes: int = CHUNK_BYTES):
         A block of ``X`` (a view for an array, a fresh array for a DiskArray).
     """
     n = X.shape[0]
+    chunk_bytes = CHUNK_BYTES if chunk_bytes is None else chunk_bytes
     row_bytes = max(int(np.prod(X.shape[1:], dtype=np.int64)) * X.dtype.itemsize, 1)
     step = max(1, chunk_bytes // row_bytes)
     for start in range(0, n, step):
@@ -215,7 +216,7 @@ class DiskArray:
             out = out[(slice(None), *rest)] if not isinstance(key, (int, np.integer)) else out[rest]
         return out
 
-    def chunks(self, chunk_bytes: int = CHUNK_BYTES):
+    def chunks(self, chunk_bytes: int | None = None):
         """Yield ``(start, rows)`` blocks of about ``chunk_bytes`` (:func:`iter_chunks`)."""
         return iter_chunks(self, chunk_bytes)
 

@@ -164,3 +164,27 @@ def test_large_run_paths_reduce_in_blocks_and_cap_the_report(folder, tmp_path, m
     pairs = [r for v in report["figures"]["pairs"].values() for r in v[:60]]
     shown |= {r["position"] for r in pairs} | {r["nearest"] for r in pairs}
     assert shown <= {int(k) for k in thumbs} and len(thumbs) < 240
+
+
+@pytest.mark.parametrize("kind", ["features", "images_hwc"])
+def test_npy_is_read_block_by_block(kind, tmp_path, monkeypatch):
+    """A .npy file is read in blocks into the scratch folder, with the in-memory values."""
+    digits = load_digits()
+    if kind == "features":
+        X = digits.data.astype(np.float64)
+        X[5, 3] = np.nan
+        size = None
+    else:
+        X = np.repeat((digits.images[:300] * 16).astype(np.uint8)[..., None], 3, axis=-1)
+        X[7, 0, 0, 0] = 255
+        size = 12
+    np.save(tmp_path / "x.npy", X)
+    monkeypatch.setattr("sklearn_curate.utils._disk_array.CHUNK_BYTES", 4096)  # many blocks
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    on_disk = _inputs.load_inputs(None, str(tmp_path / "x.npy"), size, 0, False, scratch=scratch)
+    in_memory = _inputs.load_inputs(None, str(tmp_path / "x.npy"), size, 0, False)
+    assert isinstance(on_disk.data, DiskArray) and isinstance(in_memory.data, np.ndarray)
+    assert np.array_equal(np.asarray(on_disk.data), in_memory.data)
+    assert np.array_equal(on_disk.valid, in_memory.valid) and on_disk.info == in_memory.info
+    assert on_disk.reasons == in_memory.reasons
