@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader, Dataset, IterableDataset
 from tqdm.auto import tqdm
 
 from ..utils._device import cuda_available, resolve_device
-from ..utils._disk_array import is_disk_array
+from ..utils._disk_array import NpyRowWriter, is_disk_array
 from ._images import ArrayBatches, ItemBatches, PathBatches, is_path_sequence, load_images
 
 __all__ = ["TorchLayerEmbedder", "load_images"]
@@ -432,7 +432,12 @@ class TorchLayerEmbedder(TransformerMixin, BaseEstimator):
         )
 
     def _run(self, loader, n: int, out_path: Path | None = None):
-        """Embed every batch of ``loader``; write to ``out_path`` (a .npy memmap) if given."""
+        """Embed every batch of ``loader``; write to ``out_path`` (a .npy file) if given.
+
+        The rows go to the file as they come (:class:`NpyRowWriter`, not a memory
+        map), so an embedding larger than memory never occupies it; ``out_path``'s
+        writer is returned, closed.
+        """
         model, device = self.model_, torch.device(self.device_)
         hooked = {}
 
@@ -469,9 +474,7 @@ class TorchLayerEmbedder(TransformerMixin, BaseEstimator):
                         out = (
                             np.empty(shape, dtype=np.float32)
                             if out_path is None
-                            else np.lib.format.open_memmap(
-                                out_path, mode="w+", dtype=np.float32, shape=shape
-                            )
+                            else NpyRowWriter(out_path, shape)
                         )
                     elif feats.shape[1] != out.shape[1]:
                         raise ValueError(
@@ -486,8 +489,8 @@ class TorchLayerEmbedder(TransformerMixin, BaseEstimator):
             bar.close()
             if handle is not None:
                 handle.remove()
-        if isinstance(out, np.memmap):
-            out.flush()
+            if isinstance(out, NpyRowWriter):
+                out.close()
         return out
 
     def _embed(self, X, reset: bool) -> np.ndarray:
@@ -515,7 +518,7 @@ class TorchLayerEmbedder(TransformerMixin, BaseEstimator):
         tmp = path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex}.tmp.npy")
         try:
             out = self._run(self._loader(source, n), n, out_path=tmp)
-            del out  # close the memmap before the rename
+            del out  # closed already
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
             os.replace(tmp, path)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DiskArray", "DiskArrayWriter", "is_disk_array", "iter_chunks"]
+__all__ = ["DiskArray", "DiskArrayWriter", "NpyRowWriter", "is_disk_array", "iter_chunks"]
 
 #: Rows per read of :meth:`DiskArray.chunks` aim at about this many bytes.
 CHUNK_BYTES = 32 << 20
@@ -290,3 +290,50 @@ class DiskArrayWriter:
         """Close and delete the unfinished file."""
         self._fh.close()
         self.path.unlink(missing_ok=True)
+
+
+class NpyRowWriter:
+    """Write a ``.npy`` file of known shape row block by row block, in order, with ``write``.
+
+    What ``numpy.lib.format.open_memmap(path, "w+")`` gives a writer that fills
+    rows in order, without mapping the file: the written rows are not counted in the
+    process's resident memory. ``w[a:b] = rows`` is accepted when ``a`` is the
+    number of rows written so far.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to create (replaced if it exists).
+    shape : tuple of int
+        The shape of the whole array.
+    dtype : dtype, default=float32
+    """
+
+    def __init__(self, path, shape, dtype=np.float32):
+        self.path, self.shape, self.dtype = Path(path), tuple(shape), np.dtype(dtype)
+        self.n = 0
+        self._fh = open(self.path, "wb")
+        header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False}
+        header["shape"] = self.shape
+        try:
+            np.lib.format.write_array_header_1_0(self._fh, header)
+        except ValueError:  # a header too long for format 1.0
+            np.lib.format.write_array_header_2_0(self._fh, header)
+
+    def __setitem__(self, rows: slice, values) -> None:
+        if not isinstance(rows, slice) or (rows.start or 0) != self.n:
+            raise ValueError(f"rows must be written in order; {self.n} written, got {rows}")
+        self.write(values)
+
+    def write(self, values) -> None:
+        """Append rows of shape ``(m, *shape[1:])``."""
+        values = np.ascontiguousarray(values, dtype=self.dtype)
+        if values.shape[1:] != self.shape[1:] or self.n + len(values) > self.shape[0]:
+            raise ValueError(f"rows of shape {values.shape} do not fit {self.shape} after {self.n}")
+        self._fh.write(values.reshape(-1).view(np.uint8).data)
+        self.n += len(values)
+
+    def close(self) -> None:
+        """Close the file (idempotent)."""
+        if not self._fh.closed:
+            self._fh.close()
