@@ -108,7 +108,9 @@ def runs(folder, tmp_path_factory):
     """The same folder curated streamed (the default) and with the images in memory."""
     base = tmp_path_factory.mktemp("stream_runs")
     args = ["curate", "--images", str(folder), "--image-size", "8", "--epochs", "1", "--quiet"]
-    assert main([*args, "--out", str(base / "streamed"), "--workers", "1"]) == 0
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_inputs, "DECODE_BATCH", 64)  # 4 batches, decoded by a worker process
+        assert main([*args, "--out", str(base / "streamed"), "--workers", "1"]) == 0
     with pytest.MonkeyPatch.context() as mp:
         real = _inputs._folder_inputs
 
