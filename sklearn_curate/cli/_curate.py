@@ -28,6 +28,7 @@ import numpy as np
 
 from ._influence import add_influence_parser, run_influence
 from ._inputs import (
+    DECODE_BATCH,
     DEFAULT_FOLDER_IMAGE_SIZE,
     DEFAULT_LABEL_NOISE,
     CurateError,
@@ -51,6 +52,12 @@ from ._options import PROG, add_run_options, count_or_proportion, float_in, int_
 from ._outputs import Decisions, build_report, report_figures, write_tables
 from ._run import CommandRun, require_cuda, user_error
 from ._select import check_select, run_select
+from ._stream import (
+    IN_MEMORY_BYTES,
+    chunked_standard_pca,
+    default_workers,
+    scratch_folder,
+)
 
 __all__ = ["main", "build_parser", "CurateError", "quote_id", "unquote_id"]
 
@@ -345,6 +352,15 @@ def _add_curate_arguments(p: argparse.ArgumentParser) -> None:
         "(embeddings computed with --scheduler are not cached)",
     )
     run.add_argument(
+        "--workers",
+        type=_non_negative_int,
+        default=None,
+        metavar="N",
+        help="DataLoader worker processes that decode the image files of --images, a "
+        f"batch of {DECODE_BATCH} at a time (default: one per core but one, at most 4; "
+        "0 = decode in the main process)",
+    )
+    run.add_argument(
         "--scheduler",
         metavar="ADDRESS|local",
         help="run the embedding step on a Dask cluster: the address of its scheduler "
@@ -513,8 +529,15 @@ class _Run(CommandRun):
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
     # -- steps -----------------------------------------------------------------------
-    def load(self) -> Inputs:
+    def load(self, scratch: Path | None = None) -> Inputs:
         """Load the inputs named by ``--images`` / ``--array`` (default: built-in digits).
+
+        Parameters
+        ----------
+        scratch : Path, optional
+            The run's scratch folder: the decoded images of ``--images`` (or the
+            rows of an ``--array`` ``.npy`` file) are stored there and read by rows
+            (never all in memory).
 
         Returns
         -------
@@ -532,8 +555,17 @@ class _Run(CommandRun):
                     "as well (or drop --relevant-files)."
                 )
             relevant = read_relevant_files(a.relevant_files)
+        workers = default_workers() if a.workers is None else a.workers
         inputs = load_inputs(
-            a.images, a.array, a.image_size, a.seed, self.progress, noise, relevant
+            a.images,
+            a.array,
+            a.image_size,
+            a.seed,
+            self.progress,
+            noise,
+            relevant,
+            scratch=scratch,
+            workers=workers,
         )
         rf = inputs.info.get("relevant_files")
         if rf is not None:
@@ -558,7 +590,7 @@ class _Run(CommandRun):
         )
         return inputs
 
-    def embed(self, inputs: Inputs, model, layer) -> np.ndarray:
+    def embed(self, inputs: Inputs, model, layer, scratch: Path | None = None):
         """Embed the readable inputs with one layer of the model.
 
         Parameters
@@ -569,21 +601,28 @@ class _Run(CommandRun):
             The model; None passes feature vectors through.
         layer : str or None
             The layer whose output is the embedding.
+        scratch : Path, optional
+            The run's scratch folder. When the inputs are on disk (a DiskArray) the
+            embeddings are written batch by batch to a ``.npy`` file in
+            ``--cache-dir`` or, without it, here, and returned as a DiskArray.
 
         Returns
         -------
-        ndarray of shape (n_valid, d), dtype float32
+        ndarray or DiskArray of shape (n_valid, d), dtype float32
             The embedding (``inputs.data`` itself without a model).
         """
         if model is None:
             self.step("embed", 0.0, detail="skipped: --array holds feature vectors")
             return inputs.data
         from ..embedding._embedder import TorchLayerEmbedder
+        from ..utils._disk_array import DiskArray, is_disk_array
 
         a = self.args
         t = time.perf_counter()
+        on_disk = is_disk_array(inputs.data) and self.client is None
+        cache_dir = a.cache_dir if a.cache_dir is not None or not on_disk else scratch
         emb = TorchLayerEmbedder(
-            model, layer, device=a.device, cache_dir=a.cache_dir, progress=self.progress
+            model, layer, device=a.device, cache_dir=cache_dir, progress=self.progress
         )
         try:
             if self.client is not None:
@@ -601,7 +640,10 @@ class _Run(CommandRun):
                 f"model receives float32 batches of shape (n, {', '.join(map(str, inputs.data.shape[1:]))}) "
                 "in [0, 1]."
             ) from None
-        Z = np.asarray(Z, dtype=np.float32).reshape(len(Z), -1)
+        if on_disk and isinstance(Z, np.memmap) and Z.ndim == 2:
+            Z = DiskArray(Z.filename)  # read by rows from now on, never mapped
+        else:
+            Z = np.asarray(Z, dtype=np.float32).reshape(len(Z), -1)
         detail = f"layer {layer} -> {Z.shape[1]} values"
         if self.client is not None:
             workers = len(self.client.nthreads())
@@ -613,26 +655,48 @@ class _Run(CommandRun):
     def reduce(self, Z: np.ndarray) -> np.ndarray:
         """Reduce the embedding with ``--reducer`` to at most ``--n-components`` dimensions.
 
+        An embedding larger than :data:`~sklearn_curate.cli._stream.IN_MEMORY_BYTES`
+        held on disk is reduced with ``--reducer pca`` block by block
+        (:func:`~sklearn_curate.cli._stream.chunked_standard_pca`); otherwise it is
+        loaded and reduced with :class:`GPUReducer`.
+
         Parameters
         ----------
-        Z : ndarray of shape (n_valid, d)
+        Z : ndarray or DiskArray of shape (n_valid, d)
             The embedding.
 
         Returns
         -------
         ndarray of shape (n_valid, k), dtype float32
-            The reduced rows; ``Z`` itself with ``--reducer none``.
+            The reduced rows; ``Z`` itself with ``--reducer none`` (read into memory
+            when it is a DiskArray).
         """
+        from ..utils._disk_array import is_disk_array
+
         a = self.args
         if a.reducer == "none":
             self.step("reduce", 0.0, detail="skipped: --reducer none")
-            return Z
+            return np.asarray(Z) if is_disk_array(Z) else Z
         from sklearn.preprocessing import StandardScaler
 
         from ..reduction._reducer import GPUReducer
 
         k = min(a.n_components, Z.shape[1], max(Z.shape[0] - 2, 1))
         t = time.perf_counter()
+        if is_disk_array(Z) and a.reducer == "pca" and a.device != "cuda":
+            if Z.nbytes > IN_MEMORY_BYTES:
+                R, ratio = chunked_standard_pca(Z, k)
+                self.timed(
+                    "reduce",
+                    t,
+                    f"standardised, pca in blocks (covariance eigh, {Z.nbytes / 2**20:.0f} MiB "
+                    f"read from disk), {Z.shape[1]} -> {k} dims",
+                    "cpu",
+                    "numpy",
+                )
+                return R
+        if is_disk_array(Z):
+            Z = np.asarray(Z)
         # Standardising first keeps a few high-variance features from deciding the
         # components alone; on the folder checks in models.py this took the photographs
         # found among digits from 1-5 of 15 to 15 of 15. Whitening the components as
@@ -840,7 +904,30 @@ class _Run(CommandRun):
 
             torch.manual_seed(a.seed)  # a user model with random weights is reproducible too
         loaded = user_model(a.model, a.layer, self.step) if a.model is not None else (None, None)
-        inputs = self.load()
+        with scratch_folder(staging) as scratch:
+            return self._steps_in(staging, scratch, train, loaded)
+
+    def _steps_in(self, staging: Path, scratch: Path, train: str, loaded) -> dict:
+        """Run the steps from loading on, with the run's scratch folder (see :meth:`_steps`).
+
+        Parameters
+        ----------
+        staging : Path
+            The staging folder of ``--out``.
+        scratch : Path
+            Its scratch folder, removed before the folder is put in place.
+        train : str
+            ``--train``, resolved.
+        loaded : tuple
+            ``(model, layer)`` of ``--model``, or ``(None, None)``.
+
+        Returns
+        -------
+        dict
+            The run report.
+        """
+        a = self.args
+        inputs = self.load(scratch if a.images is not None or a.array is not None else None)
         if a.mislabelled is not None:
             check_labels(inputs)
         n_valid = int(inputs.valid.sum())
@@ -876,13 +963,15 @@ class _Run(CommandRun):
                 progress=self.progress,
                 step=self.step,
             )
-            Z = self.embed(inputs, model, layer)
+            Z = self.embed(inputs, model, layer, scratch)
         if trained:  # into the staging folder: it appears with the rest or not at all
             import torch
 
             torch.save(model.state_dict(), staging / CHECKPOINT_FILE)
         with self.guarded("reduce"):
             R = self.reduce(Z)
+        if a.reducer == "none":
+            Z = R  # the same rows (read into memory when they were on disk)
         with self.guarded("outliers"):
             o_scores, o_support = self.outliers(R, n_out)
         with self.guarded("similar"):

@@ -138,8 +138,10 @@ class Inputs:
     ids : list of str
         One id per input, in input order: paths relative to the image folder (with
         '/'), or row indices.
-    data : ndarray of shape (n_valid, C, H, W) or (n_valid, d), dtype float32
-        The readable inputs only: images in [0, 1] or feature vectors.
+    data : ndarray or DiskArray of shape (n_valid, C, H, W) or (n_valid, d), dtype float32
+        The readable inputs only: images in [0, 1] or feature vectors. A
+        :class:`~sklearn_curate.utils._disk_array.DiskArray` (a file of the run's
+        scratch folder, read by rows) when the loader was given ``scratch``.
     valid : ndarray of shape (n_inputs,), dtype bool
         Which inputs are readable and embedded (the rows of ``data``); False for
         unreadable inputs and exact duplicates.
@@ -212,6 +214,8 @@ def load_inputs(
     progress: bool,
     label_noise: float = 0.0,
     relevant: list | None = None,
+    scratch=None,
+    workers: int = 0,
 ) -> Inputs:
     """Load the inputs named on the command line.
 
@@ -237,6 +241,13 @@ def load_inputs(
         restricted to (:func:`read_relevant_files`); folder inputs only. The names
         found under the folder are the inputs; the others are in
         ``info["relevant_files"]["not_found"]``.
+    scratch : Path, optional
+        A folder (the run's scratch folder) for the decoded images of ``images`` or
+        the rows of an ``array`` ``.npy`` file (read block by block): ``data`` is
+        then a :class:`~sklearn_curate.utils._disk_array.DiskArray` read by rows,
+        so the inputs are never all in memory. None keeps them in an array.
+    workers : int, default=0
+        DataLoader worker processes that decode the image files of ``images``.
 
     Returns
     -------
@@ -249,9 +260,10 @@ def load_inputs(
         If the folder or file is missing, of the wrong kind, or holds nothing readable.
     """
     if images is not None:
-        return _folder_inputs(images, image_size or DEFAULT_FOLDER_IMAGE_SIZE, progress, relevant)
+        size = image_size or DEFAULT_FOLDER_IMAGE_SIZE
+        return _folder_inputs(images, size, progress, relevant, scratch, workers)
     if array is not None:
-        return _array_inputs(array, image_size)
+        return _array_inputs(array, image_size, scratch)
     return _default_inputs(seed, image_size, label_noise)
 
 
@@ -334,8 +346,42 @@ def _default_inputs(seed: int, image_size: int | None, label_noise: float = 0.0)
     )
 
 
-def _read_image_files(paths: list, image_size: int, progress: bool):
-    """Read image files as RGB; unreadable ones get a reason instead.
+class _DecodeBatches:
+    """Image files decoded a batch at a time: ``self[slice]`` is :func:`load_images` of them.
+
+    A map-style dataset indexed by slices (as the embedder's), so that a DataLoader's
+    worker processes decode batches while the main process stores the ones before.
+    """
+
+    def __init__(self, paths: list, image_size: int):
+        self.paths, self.image_size = paths, image_size
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, rows: slice):
+        from ..embedding._images import load_images
+
+        return load_images(self.paths[rows], n_channels=3, image_size=self.image_size)
+
+
+def _as_is(batch):
+    """Collate nothing: return the batch as the dataset returned it (the DataLoader's hook)."""
+    return batch
+
+
+#: Image files per decoded batch of :func:`_read_image_files`.
+DECODE_BATCH = 256
+
+
+def _read_image_files(paths: list, image_size: int, progress: bool, scratch=None, workers: int = 0):
+    """Read image files as RGB in batches; unreadable ones get a reason instead.
+
+    The files are decoded :data:`DECODE_BATCH` at a time by a
+    ``torch.utils.data.DataLoader`` (``workers`` processes decode the next batches
+    while the main process stores the last one). With ``scratch`` each batch is
+    appended to a file there and dropped, so at most a few batches of decoded
+    images are in memory at any time, whatever the number of files.
 
     Parameters
     ----------
@@ -345,39 +391,89 @@ def _read_image_files(paths: list, image_size: int, progress: bool):
         Side in pixels every image is resized to.
     progress : bool
         Whether to show a progress bar.
+    scratch : Path, optional
+        A folder for the decoded images (:class:`~sklearn_curate.utils._disk_array.DiskArray`
+        ``images_rgb.f32``); None keeps them in memory.
+    workers : int, default=0
+        DataLoader worker processes (0 = decode in this process).
 
     Returns
     -------
-    images : ndarray of shape (n_ok, 3, image_size, image_size), dtype float32
+    images : ndarray or DiskArray of shape (n_ok, 3, image_size, image_size), float32
         The readable images in [0, 1], in the order of ``paths``.
     ok : ndarray of shape (len(paths),), dtype bool
         Which files could be read.
     reasons : dict of int to str
         A one-line reason per unreadable file, by position in ``paths``.
     """
+    from torch.utils.data import DataLoader
     from tqdm.auto import tqdm
 
-    from ..embedding._images import load_images
+    from ..utils._disk_array import DiskArrayWriter
 
-    chunk = 256  # load_images has no progress bar of its own
+    shape = (3, image_size, image_size)
+    batches = [slice(i, i + DECODE_BATCH) for i in range(0, len(paths), DECODE_BATCH)]
+    loader = DataLoader(
+        _DecodeBatches(paths, image_size),
+        batch_size=None,
+        sampler=batches,
+        num_workers=workers if len(batches) > 1 else 0,
+        collate_fn=_as_is,
+    )
+    writer = None if scratch is None else DiskArrayWriter(scratch / "images_rgb.f32")
     parts, ok, reasons = [], np.zeros(len(paths), dtype=bool), {}
     bar = tqdm(total=len(paths), desc="read images", unit="img", disable=not progress)
-    for start in range(0, len(paths), chunk):
-        batch = paths[start : start + chunk]
-        images, ok_b, why = load_images(batch, n_channels=3, image_size=image_size)
-        ok[start : start + len(batch)] = ok_b
-        if ok_b.any():
-            parts.append(images)
-        for j, reason in enumerate(why):
-            if reason is not None:
-                empty = os.path.exists(batch[j]) and os.path.getsize(batch[j]) == 0
-                reasons[start + j] = "empty file (0 bytes)" if empty else " ".join(reason.split())
-        bar.update(len(batch))
-    bar.close()
-    images = (
-        np.concatenate(parts) if parts else np.empty((0, 3, image_size, image_size), np.float32)
-    )
+    try:
+        for rows, (images, ok_b, why) in zip(batches, loader, strict=True):
+            start, batch = rows.start, paths[rows]
+            ok[start : start + len(batch)] = ok_b
+            if ok_b.any():
+                if writer is not None:
+                    writer.write(images)
+                else:
+                    parts.append(images)
+            for j, reason in enumerate(why):
+                if reason is not None:
+                    empty = os.path.exists(batch[j]) and os.path.getsize(batch[j]) == 0
+                    reasons[start + j] = (
+                        "empty file (0 bytes)" if empty else " ".join(reason.split())
+                    )
+            bar.update(len(batch))
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    finally:
+        bar.close()
+    if writer is not None:
+        return writer.close(row_shape=shape), ok, reasons
+    images = np.concatenate(parts) if parts else np.empty((0, *shape), np.float32)
     return images, ok, reasons
+
+
+def _is_gray(images) -> bool:
+    """Whether every image of ``(n, 3, H, W)`` has R = G = B, read block by block."""
+    from ..utils._disk_array import iter_chunks
+
+    for _, x in iter_chunks(images):
+        if not ((x[:, 0] == x[:, 1]).all() and (x[:, 1] == x[:, 2]).all()):
+            return False
+    return True
+
+
+def _first_channel(images, scratch):
+    """``images[:, :1]``: in memory, or block by block into ``scratch/images_gray.f32``."""
+    from ..utils._disk_array import DiskArrayWriter, is_disk_array, iter_chunks
+
+    if not is_disk_array(images):
+        return np.ascontiguousarray(images[:, :1])
+    writer = DiskArrayWriter(scratch / "images_gray.f32")
+    for _, x in iter_chunks(images):
+        writer.write(x[:, :1])
+    gray = writer.close(row_shape=(1, *images.shape[2:]))
+    images.close()
+    images.path.unlink()
+    return gray
 
 
 def _exact_duplicates(paths: list) -> dict:
@@ -628,7 +724,12 @@ def read_relevant_files(path: str) -> list:
 
 
 def _folder_inputs(
-    folder: str, image_size: int, progress: bool, relevant: list | None = None
+    folder: str,
+    image_size: int,
+    progress: bool,
+    relevant: list | None = None,
+    scratch=None,
+    workers: int = 0,
 ) -> Inputs:
     """Load the image files in a folder, searched recursively; sub-folders are classes.
 
@@ -645,6 +746,12 @@ def _folder_inputs(
         Read only these relative paths (``--relevant-files``), looked up one by one
         (:func:`_named_entries`): the folder is not listed, entries not named are
         neither inputs nor skipped, and no file outside the list is opened.
+    scratch : Path, optional
+        Folder for the decoded images: ``data`` is then a
+        :class:`~sklearn_curate.utils._disk_array.DiskArray` there, never held in
+        memory as a whole (:func:`_read_image_files`).
+    workers : int, default=0
+        DataLoader worker processes that decode the files.
 
     Returns
     -------
@@ -692,7 +799,9 @@ def _folder_inputs(
     paths = [root / r for r in rel]
     exact = _exact_duplicates(paths)
     unique = [i for i in range(len(paths)) if i not in exact]
-    stack, ok_u, reasons_u = _read_image_files([paths[i] for i in unique], image_size, progress)
+    stack, ok_u, reasons_u = _read_image_files(
+        [paths[i] for i in unique], image_size, progress, scratch, workers
+    )
     ok = np.zeros(len(paths), dtype=bool)
     ok[unique] = ok_u
     reasons = {unique[j]: r for j, r in reasons_u.items()}
@@ -707,8 +816,8 @@ def _folder_inputs(
             f"none of the {len(paths)} image files in {folder!r} could be read ({first})."
         )
     # one gray channel when every image is gray (R = G = B), else RGB
-    gray = bool((stack[:, 0] == stack[:, 1]).all() and (stack[:, 1] == stack[:, 2]).all())
-    data = np.ascontiguousarray(stack[:, :1] if gray else stack)
+    gray = _is_gray(stack)
+    data = _first_channel(stack, scratch) if gray else stack
     has_classes = any("/" in r for r in rel)
     labels = (
         [quote_id(r.split("/", 1)[0]) if "/" in r else "" for r in rel] if has_classes else None
@@ -890,7 +999,7 @@ def _load_array_file(file: str):
     return X, labels, key
 
 
-def _array_inputs(file: str, image_size: int | None) -> Inputs:
+def _array_inputs(file: str, image_size: int | None, scratch=None) -> Inputs:
     """Load a ``.npy`` array or ``.npz`` archive of feature vectors or images.
 
     Parameters
@@ -903,6 +1012,11 @@ def _array_inputs(file: str, image_size: int | None) -> Inputs:
     image_size : int or None
         Side in pixels images are resized to; None keeps their size. Not used for
         feature vectors.
+    scratch : Path, optional
+        With a ``.npy`` file: read it block by block (never whole) and store the
+        readable rows, scaled and resized, in this folder; ``data`` is then a
+        :class:`~sklearn_curate.utils._disk_array.DiskArray` with the values the
+        in-memory path gives.
 
     Returns
     -------
@@ -918,15 +1032,23 @@ def _array_inputs(file: str, image_size: int | None) -> Inputs:
         unsupported shape, or every row holds NaN or inf.
     """
     path = Path(file)
-    X, labels, key = _load_array_file(file)
+    X = _npy_on_disk(path) if scratch is not None else None
+    if X is not None:
+        labels, key = None, None
+    else:
+        X, labels, key = _load_array_file(file)
     shown = file if key is None else f"{file}[{key!r}]"
-    if not isinstance(X, np.ndarray) or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
+    on_disk = X is not None and not isinstance(X, np.ndarray) and hasattr(X, "read_rows")
+    numeric = np.issubdtype(X.dtype, np.number) or X.dtype == bool
+    if not (isinstance(X, np.ndarray) or on_disk) or not numeric:
         raise CurateError(f"--array {shown!r} must hold a numeric array; it holds {X.dtype}.")
     if X.ndim not in (2, 3, 4) or X.shape[0] == 0:
         raise CurateError(
             f"--array {shown!r} has shape {X.shape}; pass (n, d) features or (n, H, W), "
             "(n, C, H, W), (n, H, W, C) images with n >= 1."
         )
+    if on_disk:
+        return _array_inputs_on_disk(X, file, image_size, scratch)
     X = X.astype(np.float32)
     is_images = X.ndim > 2
     if X.ndim == 3:
@@ -960,5 +1082,87 @@ def _array_inputs(file: str, image_size: int | None) -> Inputs:
             "kind": "array images" if is_images else "array features",
             "source": str(path) if key is None else f"{path}[{key!r}]",
             "shape": list(X.shape[1:]),
+        },
+    )
+
+
+def _npy_on_disk(path: Path):
+    """Open a ``.npy`` file as a :class:`DiskArray`; None when it is not a plain one.
+
+    None for a missing file, an ``.npz`` archive, another kind of file, a
+    Fortran-ordered array or Python objects: :func:`read_array_file` then reads it
+    and raises the usual errors.
+    """
+    from ..utils._disk_array import DiskArray
+
+    try:
+        with open(path, "rb") as fh:
+            if not fh.read(6).startswith(b"\x93NUMPY"):
+                return None
+        return DiskArray(path)
+    except (OSError, ValueError):
+        return None
+
+
+def _array_inputs_on_disk(X, file: str, image_size: int | None, scratch) -> Inputs:
+    """:func:`_array_inputs` of a ``.npy`` file read block by block into ``scratch``.
+
+    The same steps on each block as the in-memory path on the whole array (float32,
+    channel axis, finite check, min-max scaling over the readable rows, resizing),
+    so ``data`` holds the same values; the shape checks are done by the caller.
+    """
+    from ..utils._disk_array import DiskArrayWriter
+
+    is_images = X.ndim > 2
+    last_axis = X.ndim == 4 and X.shape[1] not in (1, 3, 4)
+    if last_axis and X.shape[-1] not in (1, 3, 4):
+        raise CurateError(
+            f"--array {file!r} has shape {X.shape}; 4D images need 1, 3 or 4 channels "
+            "in axis 1 (n, C, H, W) or in the last axis (n, H, W, C)."
+        )
+
+    def blocks():
+        for start, x in X.chunks():
+            x = x.astype(np.float32)
+            if x.ndim == 3:
+                x = x[:, None]
+            elif last_axis:
+                x = x.transpose(0, 3, 1, 2)
+            yield start, x, np.isfinite(x.reshape(len(x), -1)).all(axis=1)
+
+    n = X.shape[0]
+    valid = np.zeros(n, dtype=bool)
+    lo, hi = np.inf, -np.inf
+    for start, x, ok in blocks():
+        valid[start : start + len(x)] = ok
+        if is_images and ok.any():
+            lo, hi = min(lo, float(x[ok].min())), max(hi, float(x[ok].max()))
+    reasons = {int(i): "non-finite values (NaN or inf)" for i in np.flatnonzero(~valid)}
+    if not valid.any():
+        raise CurateError(f"--array {file!r}: every row holds NaN or inf.")
+    writer = DiskArrayWriter(scratch / "array_rows.f32")
+    try:
+        for _, x, ok in blocks():
+            x = x[ok]
+            if is_images:
+                x = (x - lo) / (hi - lo) if hi > lo else np.zeros_like(x)
+                if image_size is not None:
+                    x = _resize(x, image_size)
+            writer.write(x)
+    except BaseException:
+        writer.abort()
+        raise
+    data = writer.close()
+    return Inputs(
+        ids=[str(i) for i in range(n)],
+        data=data,
+        valid=valid,
+        reasons=reasons,
+        is_images=is_images,
+        labels=None,
+        info={
+            "kind": "array images" if is_images else "array features",
+            "source": str(Path(file)),
+            "shape": list(data.shape[1:]),
         },
     )

@@ -181,17 +181,24 @@ def _cache_key(*parts) -> str:
 
     Parameters
     ----------
-    *parts : ndarray or object
-        Arrays are hashed by their bytes, anything else by its ``repr``.
+    *parts : ndarray, DiskArray or object
+        Arrays are hashed by their bytes (read block by block), anything else by its
+        ``repr``.
 
     Returns
     -------
     str
         20 hex digits of the SHA-256.
     """
+    from ..utils._disk_array import is_disk_array, iter_chunks
+
     h = hashlib.sha256()
     for part in parts:
-        h.update(part.tobytes() if isinstance(part, np.ndarray) else repr(part).encode())
+        if isinstance(part, np.ndarray) or is_disk_array(part):
+            for _, rows in iter_chunks(part):
+                h.update(np.ascontiguousarray(rows).tobytes())
+        else:
+            h.update(repr(part).encode())
     return h.hexdigest()[:20]
 
 

@@ -380,15 +380,9 @@ def report_figures(
         first copy); empty for feature vectors.
     """
     from ..curation._summary import summarize_curation
-    from ..report._html import build_figures, make_thumbnails
+    from ..report import _figures
+    from ..report._html import build_figures
 
-    thumbs = {}
-    if inputs.is_images:
-        thumbs = make_thumbnails(inputs.data, np.flatnonzero(inputs.valid))
-        # an exact duplicate looks like its first copy
-        for i, first in inputs.exact_duplicate_of.items():
-            if str(first) in thumbs:
-                thumbs[str(i)] = thumbs[str(first)]
     # the numbers are measured here (curation), the report only shapes them
     summary = summarize_curation(R, decisions.decision[inputs.valid], device=device)
     figures = build_figures(
@@ -401,10 +395,66 @@ def report_figures(
         device=device,
         summary=summary,
         selection_rank=decisions.selection_rank,
+        max_points=_figures.MAX_POINTS_SHOWN,
     )
     if mislabelled is not None:
         figures["data_parameters"] = mislabelled.figures()
+    thumbs = _thumbnails(inputs, figures) if inputs.is_images else {}
     return figures, thumbs
+
+
+def _shown_positions(figures: dict) -> set:
+    """Return the input positions whose image report.html shows (points, pairs, strips)."""
+    from ..report._html import MAX_DP_CLASSES_SHOWN, MAX_PAIRS_SHOWN
+
+    shown = set()
+    for trace in figures["embedding"]["traces"].values():
+        shown.update(trace["positions"])
+    for pairs in figures["pairs"].values():
+        for r in pairs[:MAX_PAIRS_SHOWN]:
+            shown.update((r["position"], r["nearest"]))
+    cov = figures.get("coverage") or {}
+    shown.update(cov.get("least_covered_positions") or ())
+    dp = figures.get("data_parameters")
+    if dp is not None:
+        positions = dp.get("positions") or range(dp["n_samples"])
+        for name in dp["classes"]["names"][:MAX_DP_CLASSES_SHOWN]:
+            for c in dp["categories"]:
+                shown.update(positions[r] for r in dp["classes"]["strips"][name][c])
+        for trace in dp["embedding"]["traces"].values():
+            shown.update(positions[r] for r in trace["rows"])
+    return shown
+
+
+def _thumbnails(inputs: Inputs, figures: dict, block: int = 1024) -> dict:
+    """Base64 PNG thumbnails of the images report.html shows, read ``block`` at a time.
+
+    Every readable input gets one while the page shows every point of the embedding
+    (up to :data:`~sklearn_curate.report._figures.MAX_POINTS_SHOWN`); beyond that
+    only the inputs the page shows (:func:`_shown_positions`), so the page and the
+    memory it takes stay bounded. An exact duplicate shows its first copy.
+    """
+    from ..report._html import make_thumbnails
+
+    valid_idx = np.flatnonzero(inputs.valid)
+    exact = inputs.exact_duplicate_of
+    emb = figures["embedding"]
+    if emb["n_shown"] < emb["n_embedded"]:
+        shown = _shown_positions(figures)
+        exact = {i: f for i, f in exact.items() if i in shown}
+        shown.update(exact.values())
+        want = np.array(sorted(p for p in shown if inputs.valid[p]), dtype=np.int64)
+    else:
+        want = valid_idx
+    rows = np.searchsorted(valid_idx, want)
+    thumbs = {}
+    for lo in range(0, len(want), block):
+        thumbs.update(make_thumbnails(inputs.data[rows[lo : lo + block]], want[lo : lo + block]))
+    # an exact duplicate looks like its first copy
+    for i, first in exact.items():
+        if str(first) in thumbs:
+            thumbs[str(i)] = thumbs[str(first)]
+    return thumbs
 
 
 def _default_data_summary(faults: dict, decision: np.ndarray) -> dict:
@@ -467,8 +517,8 @@ def write_tables(
         The loaded inputs (ids, reasons, labels).
     decisions : Decisions
         The outcome per input.
-    Z : ndarray of shape (n_valid, d)
-        The embedding, saved as ``embeddings.npy``.
+    Z : ndarray or DiskArray of shape (n_valid, d)
+        The embedding, saved as ``embeddings.npy`` (a DiskArray's file is copied).
     R : ndarray of shape (n_valid, k)
         The reduced rows, saved as ``embeddings_reduced.npy`` unless ``R is Z``.
     """
@@ -514,6 +564,8 @@ def write_tables(
                     *extra,
                 ]
             )
-    np.save(folder / "embeddings.npy", np.asarray(Z, dtype=np.float32))
+    from ._stream import copy_array_file
+
+    copy_array_file(Z, folder / "embeddings.npy")  # a file on disk is copied, not read in
     if R is not Z:
         np.save(folder / "embeddings_reduced.npy", np.asarray(R, dtype=np.float32))

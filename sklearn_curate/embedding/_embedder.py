@@ -30,6 +30,7 @@ from torch.utils.data import DataLoader, Dataset, IterableDataset
 from tqdm.auto import tqdm
 
 from ..utils._device import cuda_available, resolve_device
+from ..utils._disk_array import NpyRowWriter, is_disk_array
 from ._images import ArrayBatches, ItemBatches, PathBatches, is_path_sequence, load_images
 
 __all__ = ["TorchLayerEmbedder", "load_images"]
@@ -246,6 +247,9 @@ class TorchLayerEmbedder(TransformerMixin, BaseEstimator):
       ``(n, d)`` with ``input_shape``; uint8 values are divided by 255 (as image files
       are), other dtypes are converted to float32 as they are;
     - a sequence of image file paths, read with Pillow into [0, 1] floats;
+    - a :class:`~sklearn_curate.utils._disk_array.DiskArray` (rows of a file, as
+      the main job stores decoded images), read one batch at a time; its cache
+      key is that of the same values in memory;
     - a map-style ``torch.utils.data.Dataset`` whose items are tensors or
       ``(tensor, label)`` tuples.
 
@@ -327,6 +331,8 @@ class TorchLayerEmbedder(TransformerMixin, BaseEstimator):
                 "an IterableDataset has no length; pass a map-style Dataset, an array "
                 "or a list of image files."
             )
+        if is_disk_array(X):
+            return self._disk_source(X, reset)
         if isinstance(X, Dataset):
             if len(X) == 0:
                 raise ValueError("the Dataset is empty (0 samples); pass at least 1 sample.")
@@ -344,6 +350,30 @@ class TorchLayerEmbedder(TransformerMixin, BaseEstimator):
             shape = (1, *shape)  # (n, H, W): one channel
         source = ArrayBatches(X, shape, self.n_channels_, self.preprocess)
         return source, X.shape[0], lambda: _array_digest(X)
+
+    def _disk_source(self, X, reset: bool):
+        """Check a :class:`~sklearn_curate.utils._disk_array.DiskArray`; read it by batches."""
+        if X.ndim not in (2, 3, 4) or len(X) == 0 or X.dtype.kind not in "biuf":
+            raise ValueError(
+                f"X must be a numeric (n, d), (n, H, W) or (n, C, H, W) array with n >= 1; "
+                f"got a DiskArray of shape {X.shape} and dtype {X.dtype}."
+            )
+        for _, rows in X.chunks():  # the in-memory path's check, block by block
+            if not np.isfinite(rows).all():
+                raise ValueError("X contains NaN or inf; remove or impute those samples.")
+        shape = tuple(X.shape[1:])
+        if X.ndim == 2:
+            self._check_n_features_2d(X.shape[1], reset)
+            if self.input_shape is not None:
+                shape = tuple(int(s) for s in self.input_shape)
+                if int(np.prod(shape)) != X.shape[1]:
+                    raise ValueError(
+                        f"input_shape={tuple(self.input_shape)} holds {int(np.prod(shape))} "
+                        f"values but X has {X.shape[1]} features; pass the shape of one sample."
+                    )
+        elif X.ndim == 3:
+            shape = (1, *shape)
+        return ArrayBatches(X, shape, self.n_channels_, self.preprocess), len(X), X.digest
 
     def _check_array(self, X, reset: bool):
         """Validate an array or tensor: rank 2 to 4, non-empty, finite."""
@@ -402,7 +432,12 @@ class TorchLayerEmbedder(TransformerMixin, BaseEstimator):
         )
 
     def _run(self, loader, n: int, out_path: Path | None = None):
-        """Embed every batch of ``loader``; write to ``out_path`` (a .npy memmap) if given."""
+        """Embed every batch of ``loader``; write to ``out_path`` (a .npy file) if given.
+
+        The rows go to the file as they come (:class:`NpyRowWriter`, not a memory
+        map), so an embedding larger than memory never occupies it; ``out_path``'s
+        writer is returned, closed.
+        """
         model, device = self.model_, torch.device(self.device_)
         hooked = {}
 
@@ -439,9 +474,7 @@ class TorchLayerEmbedder(TransformerMixin, BaseEstimator):
                         out = (
                             np.empty(shape, dtype=np.float32)
                             if out_path is None
-                            else np.lib.format.open_memmap(
-                                out_path, mode="w+", dtype=np.float32, shape=shape
-                            )
+                            else NpyRowWriter(out_path, shape)
                         )
                     elif feats.shape[1] != out.shape[1]:
                         raise ValueError(
@@ -456,8 +489,8 @@ class TorchLayerEmbedder(TransformerMixin, BaseEstimator):
             bar.close()
             if handle is not None:
                 handle.remove()
-        if isinstance(out, np.memmap):
-            out.flush()
+            if isinstance(out, NpyRowWriter):
+                out.close()
         return out
 
     def _embed(self, X, reset: bool) -> np.ndarray:
@@ -485,7 +518,7 @@ class TorchLayerEmbedder(TransformerMixin, BaseEstimator):
         tmp = path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex}.tmp.npy")
         try:
             out = self._run(self._loader(source, n), n, out_path=tmp)
-            del out  # close the memmap before the rename
+            del out  # closed already
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
             os.replace(tmp, path)

@@ -245,9 +245,10 @@ def train_simclr(
         The network to train, e.g. :class:`~sklearn_curate.embedding.ConvAutoencoder`
         (``layer='encoder'``) or any model taking ``(n, C, H, W)`` float batches.
         Trained in place and left in ``eval`` mode on ``device``.
-    images : ndarray of shape (n_samples, C, H, W)
-        Training images scaled to [0, 1]. One gray channel is repeated to the
-        ``in_channels`` of the model's first ``Conv2d``, as the embedder does.
+    images : ndarray or DiskArray of shape (n_samples, C, H, W)
+        Training images scaled to [0, 1] (a DiskArray is read batch by batch). One
+        gray channel is repeated to the ``in_channels`` of the model's first
+        ``Conv2d``, as the embedder does.
     layer : str or None, default=None
         Dotted name (as in ``model.named_modules()``) of the layer whose output is the
         embedding; None uses the model's output. The rest of the forward pass is
@@ -314,7 +315,12 @@ def train_simclr(
     """
     from tqdm.auto import tqdm
 
-    X = torch.as_tensor(np.asarray(images, dtype=np.float32))
+    from ..utils._disk_array import is_disk_array
+
+    if is_disk_array(images):  # read batch by batch, never all at once
+        X = images
+    else:
+        X = torch.as_tensor(np.asarray(images, dtype=np.float32))
     if X.ndim != 4:
         raise ValueError(
             f"images must be (n_samples, C, H, W); got shape {tuple(X.shape)}. Add a "
@@ -324,9 +330,14 @@ def train_simclr(
     if n < 2:
         raise ValueError(f"SimCLR needs at least 2 images to contrast; got {n}.")
     want = _model_channels(model)
-    if c == 1 and want not in (None, 1):
-        X = X.expand(-1, want, -1, -1)
+    repeat = c == 1 and want not in (None, 1)
+    if repeat:
         c = want
+
+    def take(rows) -> torch.Tensor:
+        xb = torch.from_numpy(X[rows.numpy()]) if is_disk_array(X) else X[rows]
+        return xb.expand(-1, c, -1, -1) if repeat else xb
+
     seed = 0 if random_state is None else int(random_state)
     gen = torch.Generator().manual_seed(seed)
     aug = augmentation if augmentation is not None else simclr_augmentation((h, w), c)
@@ -356,14 +367,14 @@ def train_simclr(
     )
     try:
         with torch.no_grad():
-            d = feats(aug(X[:2].to(device))).shape[1]
+            d = feats(aug(take(torch.arange(2)).to(device))).shape[1]
         head = nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, projection_dim)).to(device)
         opt = torch.optim.Adam([*model.parameters(), *head.parameters()], lr=lr)
         for epoch in range(epochs):
             order = torch.randperm(n, generator=gen)
             total, seen = 0.0, 0
             for lo, hi in bounds:
-                xb = X[order[lo:hi]].to(device)
+                xb = take(order[lo:hi]).to(device)
                 m = xb.shape[0]
                 if m < 2:
                     continue

@@ -180,8 +180,10 @@ def train_autoencoder(
         Maps a batch ``(n, C, H, W)`` to a batch of the same shape, e.g.
         :class:`ConvAutoencoder`. Trained in place and left in ``eval`` mode on
         ``device``.
-    images : ndarray of shape (n_samples, C, H, W)
-        Training images scaled to [0, 1].
+    images : ndarray or DiskArray of shape (n_samples, C, H, W)
+        Training images scaled to [0, 1]. A
+        :class:`~sklearn_curate.utils._disk_array.DiskArray` is read one batch at a
+        time, so the images need not fit in memory.
     epochs : int, default=10
         Passes over the data; 0 leaves the model untrained (random features).
     batch_size : int, default=64
@@ -203,8 +205,20 @@ def train_autoencoder(
     """
     from tqdm.auto import tqdm
 
-    X = torch.as_tensor(np.asarray(images, dtype=np.float32))
-    n = X.shape[0]
+    from ..utils._disk_array import is_disk_array
+
+    if is_disk_array(images):
+
+        def take(rows):
+            return torch.from_numpy(images[rows.numpy()])
+
+    else:
+        X = torch.as_tensor(np.asarray(images, dtype=np.float32))
+
+        def take(rows):
+            return X[rows]
+
+    n = images.shape[0]
     gen = torch.Generator().manual_seed(0 if random_state is None else int(random_state))
     model.to(device).train()
     opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -217,7 +231,7 @@ def train_autoencoder(
         order = torch.randperm(n, generator=gen)
         total = 0.0
         for start in range(0, n, batch_size):
-            xb = X[order[start : start + batch_size]].to(device)
+            xb = take(order[start : start + batch_size]).to(device)
             loss = nn.functional.mse_loss(model(xb), xb)
             opt.zero_grad()
             loss.backward()

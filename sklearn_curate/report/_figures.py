@@ -28,6 +28,9 @@ SELECTION_TRACES = ("kept_not_selected", "selected")
 #: Decisions of removed inputs shown as image pairs, in page order.
 PAIR_REASONS = ("outlier", "similar", "exact_duplicate")
 N_BINS = 40
+#: The 2D / 3D views show at most this many points: above it a uniform random sample
+#: (seed 0) of the embedded rows, the same in report.json; the page says so.
+MAX_POINTS_SHOWN = 10_000
 #: Coverage: bins of the critical-radius histogram, most least-covered images listed, and
 #: the fewest embedded rows for which it is computed.
 COVERAGE_BINS = 30
@@ -173,6 +176,7 @@ def build_figures(
     device: str = "auto",
     summary=None,
     selection_rank=None,
+    max_points: int | None = MAX_POINTS_SHOWN,
 ) -> dict:
     """Compute every figure of the curation report.
 
@@ -205,6 +209,11 @@ def build_figures(
         ``kept`` trace is then split into ``kept_not_selected`` (in its place) and
         ``selected`` (last, so drawn on top), as the output lists split
         ``kept.txt``. Everything else still counts the kept rows as ``kept``.
+    max_points : int or None, default=MAX_POINTS_SHOWN
+        Most points of the embedding's traces: with more embedded rows, a uniform
+        random sample of this many (seed 0; ``embedding["n_shown"]`` of
+        ``embedding["n_embedded"]``); None shows every row. The other figures use
+        every row.
 
     Returns
     -------
@@ -233,11 +242,16 @@ def build_figures(
         summary = summarize_curation(R, emb_dec, device=device)
 
     coords, how = _coordinates(R)
-    traced = {d: np.flatnonzero(emb_dec == d) for d in EMBEDDED}
+    shown = np.ones(len(R), dtype=bool)
+    if max_points is not None and len(R) > max_points:
+        shown[:] = False
+        shown[np.random.default_rng(0).choice(len(R), size=max_points, replace=False)] = True
+    traced = {d: np.flatnonzero((emb_dec == d) & shown) for d in EMBEDDED}
     if selection_rank is not None:
         picked = np.asarray(selection_rank)[emb_pos] > 0
         if np.any(picked & (emb_dec != "kept")):
             raise ValueError("selection_rank marks inputs that are not kept as selected")
+        picked &= shown
         kept_rows = traced.pop("kept")
         traced = {
             "kept_not_selected": kept_rows[~picked[kept_rows]],
@@ -256,6 +270,8 @@ def build_figures(
         }
     embedding = {
         "projection": how,
+        "n_embedded": int(len(R)),
+        "n_shown": int(shown.sum()),
         "traces": traces,
         "not_embedded": {
             "corrupt": int((decision == "corrupt").sum()),
