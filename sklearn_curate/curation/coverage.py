@@ -74,7 +74,13 @@ def _kth_radius(X_db, k, query=None, device="auto", neighbors="exact"):
     n = X_db.shape[0]
     kk = min(k + _EXTRA_CANDIDATES, n - 1 if query is None else n)
     _, idx, backend = kneighbors(
-        X_db, kk, query=query, device=device, return_backend=True, neighbors=neighbors
+        X_db,
+        kk,
+        query=query,
+        device=device,
+        return_backend=True,
+        neighbors=neighbors,
+        random_state=0,  # seeded: the graph is built on one thread, reproducibly
     )
     Q = X_db if query is None else query
     # float64 differences summed in order of the features: the KD-tree's arithmetic

@@ -309,7 +309,8 @@ class OutlierFilter(OutlierMixin, BaseCurator):
         slightly heavier edge (measured: docs/benchmarks.md, "Approximate
         neighbours (issue 13, part 1)"). hdbscan's Boruvka trees (3 to 8
         features on the CPU), LOF, isolation, and ``score_samples`` stay exact.
-        Approximate searches are seeded by ``random_state`` when it is an int.
+        Approximate searches are seeded (by ``random_state`` when it is an int, else
+        0) and their graph is built on one thread, so fits are reproducible.
 
     Attributes
     ----------
@@ -542,8 +543,11 @@ class OutlierFilter(OutlierMixin, BaseCurator):
         self.neighbors = neighbors
 
     def _knn_seed(self):
-        """Seed of an approximate k-NN search: ``random_state`` where it is an int."""
-        return self.random_state if isinstance(self.random_state, Integral) else None
+        """Seed of an approximate k-NN search: ``random_state`` where it is an int, else 0.
+
+        Always a seed, so that the graph is built on one thread and a fit is reproducible.
+        """
+        return int(self.random_state) if isinstance(self.random_state, Integral) else 0
 
     def _resolve_min_cluster_size(self, n):
         mcs = self.min_cluster_size
@@ -736,6 +740,7 @@ class OutlierFilter(OutlierMixin, BaseCurator):
                 self.device_,
                 self.n_jobs,
                 neighbors=self.neighbors,
+                random_state=self._knn_seed(),
             )
         elif self.device_ == "cuda":  # pragma: no cover - needs a GPU
             self.backend_, algorithm = "cuml", "cuml"
