@@ -300,7 +300,7 @@ class OutlierFilter(OutlierMixin, BaseCurator):
         The k-nearest-neighbour search of ``method="knn"``, of the ensemble's k-NN
         member and of the first k-NN graph of ``algorithm="knn_graph"``
         (:func:`~sklearn_curate.utils.neighbors.kneighbors`): ``"auto"`` is exact
-        below ``APPROXIMATE_MIN_SAMPLES`` (100,000) samples and on CUDA,
+        below ``APPROXIMATE_MIN_SAMPLES`` (500,000) samples and on CUDA,
         approximate (faiss HNSW or pynndescent, tuned to recall@k 0.995 on probe
         rows) above it unless the probe finds exact search as fast. Approximate
         k-NN distances are exact distances of possibly farther rows, so a k-th

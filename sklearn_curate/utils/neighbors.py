@@ -29,9 +29,11 @@ DEFAULT_MEMORY_BUDGET = 128 * 2**20
 METRICS = ("euclidean", "cosine")
 BACKENDS = ("auto", "numba", "faiss", "sklearn", "torch", "kdtree", "pynndescent")
 NEIGHBORS = ("auto", "exact", "approximate")
-#: ``neighbors="auto"`` searches approximately from this many indexed samples (on the
-#: CPU); below it exact search was as fast or faster (see :func:`kneighbors`, Notes).
-APPROXIMATE_MIN_SAMPLES = 100_000
+#: ``neighbors="auto"`` searches approximately from this many indexed samples and queries
+#: (on the CPU): HNSW was slower than exact at 50,000 rows on every case measured and at
+#: 200,000 on clustered rows; the times extrapolate to cross near 400,000 (see
+#: :func:`kneighbors`, Notes).
+APPROXIMATE_MIN_SAMPLES = 500_000
 #: Recall@k on the probe rows below which an approximate answer warns (``"approximate"``)
 #: or is replaced by the exact search (``"auto"``): the issue's bar.
 MIN_RECALL = 0.99
@@ -473,7 +475,7 @@ def kneighbors(
         order as exact; every returned distance is computed exactly (float64 from
         the difference vectors), but a returned neighbour may not be among the true
         k nearest (recall is measured on the probe rows, not guaranteed).
-        ``"auto"``: exact below ``APPROXIMATE_MIN_SAMPLES`` (100,000) indexed rows
+        ``"auto"``: exact below ``APPROXIMATE_MIN_SAMPLES`` (500,000) indexed rows
         or queries, or on CUDA; otherwise approximate, unless the probe shows the approximate
         search no faster per row than the exact one, or its recall below
         ``MIN_RECALL``: then the exact search runs (the graph's build is lost).
@@ -534,15 +536,20 @@ def kneighbors(
     neighbour is the true one, not only the order within the list
     [tests/utils/test_neighbors.py, rows 300 units from the origin].
 
-    Approximate search and the ``"auto"`` threshold: measured in
+    Approximate search and the ``"auto"`` threshold: measured with
     ``benchmarks/bench_approx_knn.py`` (docs/benchmarks.md, "Approximate
-    neighbours (issue 13, part 1)"), k = 20, one thread, on a shared 2-core CPU
-    (2026-12-01). At 50,000 x 64 the exact search (10-14 s) was faster than HNSW
-    at any effort reaching recall 0.99 (clustered rows: 23 s, uniform: 120 s),
-    so ``"auto"`` stays exact there; the switch at 100,000 rows is where the
-    measured times cross for clustered rows and real-like embeddings. On rows of
-    high intrinsic dimension (uniform in 64 dimensions) exact search stayed
-    faster at every size measured, which the probe's timing detects.
+    neighbours (issue 13, part 1)"), k = 20, one thread for both searches, single
+    runs on a shared 2-core CPU (2026-12-01). At 50,000 x 64 HNSW was slower than
+    the exact search (10.0-14.5 s): 12.1 s on noisy digits, 21.9 s on 50 clusters,
+    174 s on uniform rows (``efSearch`` 512 for recall 0.998). At 200,000 x 64
+    (exact 101-103 s) it was 1.6 times faster on noisy digits (63.9 s) and 1.7
+    times slower on 50 clusters (175.8 s, ``efSearch`` 128). The exact search grows
+    as n^2 and the graph about as n log n, so on the clusters they would cross near
+    400,000 rows (extrapolated, not measured); ``"auto"`` switches at 500,000, where
+    no measured case is expected to lose. Pass ``neighbors="approximate"`` to use the
+    graph earlier on data like the digits. Above the threshold the probe rows guard
+    against data where the graph cannot pay (uniform rows: per probe row 12 times
+    slower than exact at 50,000).
 
     Examples
     --------
