@@ -30,9 +30,9 @@ METRICS = ("euclidean", "cosine")
 BACKENDS = ("auto", "numba", "faiss", "sklearn", "torch", "kdtree", "pynndescent")
 NEIGHBORS = ("auto", "exact", "approximate")
 #: ``neighbors="auto"`` searches approximately from this many indexed samples and queries
-#: (on the CPU): HNSW was slower than exact at 50,000 rows on every case measured and at
-#: 200,000 on clustered rows; the times extrapolate to cross near 400,000 (see
-#: :func:`kneighbors`, Notes).
+#: (on the CPU): HNSW was slower than exact at 50,000 rows on every case measured and up
+#: to 200,000 on clustered rows, faster from 100,000 on noisy digits; a conservative
+#: switch, not a measured crossing (see :func:`kneighbors`, Notes).
 APPROXIMATE_MIN_SAMPLES = 500_000
 #: Recall@k on the probe rows below which an approximate answer warns (``"approximate"``)
 #: or is replaced by the exact search (``"auto"``): the issue's bar.
@@ -539,17 +539,17 @@ def kneighbors(
     Approximate search and the ``"auto"`` threshold: measured with
     ``benchmarks/bench_approx_knn.py`` (docs/benchmarks.md, "Approximate
     neighbours (issue 13, part 1)"), k = 20, one thread for both searches, single
-    runs on a shared 2-core CPU (2026-12-01). At 50,000 x 64 HNSW was slower than
-    the exact search (10.0-14.5 s): 12.1 s on noisy digits, 21.9 s on 50 clusters,
-    174 s on uniform rows (``efSearch`` 512 for recall 0.998). At 200,000 x 64
-    (exact 101-103 s) it was 1.6 times faster on noisy digits (63.9 s) and 1.7
-    times slower on 50 clusters (175.8 s, ``efSearch`` 128). The exact search grows
-    as n^2 and the graph about as n log n, so on the clusters they would cross near
-    400,000 rows (extrapolated, not measured); ``"auto"`` switches at 500,000, where
-    no measured case is expected to lose. Pass ``neighbors="approximate"`` to use the
-    graph earlier on data like the digits. Above the threshold the probe rows guard
-    against data where the graph cannot pay (uniform rows: per probe row 12 times
-    slower than exact at 50,000).
+    runs on a shared 2-core CPU (2026-12-01). HNSW time over exact time at
+    50,000 / 100,000 / 200,000 x 64: noisy digits 1.21 / 0.63 / 0.63, 50 Gaussian
+    clusters 1.51 / 1.45 / 1.71 (the effort needed rose from ``efSearch`` 64 to
+    128); uniform rows at 50,000: 15.5 (``efSearch`` 512 for recall 0.998). So the
+    crossing depends on the data: between 50,000 and 100,000 rows on the digits,
+    not reached by 200,000 on the clusters. ``"auto"`` switches at 500,000, a
+    conservative choice that no measured case contradicts, not a measured
+    crossing; pass ``neighbors="approximate"`` to use the graph earlier on data
+    like the digits. Above the threshold the probe rows guard against data where
+    the graph cannot pay (uniform rows: per probe row 12 times slower than exact
+    at 50,000).
 
     Examples
     --------
