@@ -100,17 +100,25 @@ class _NNDescent:
     efforts = NND_EPSILON
 
     def __init__(self, X, kk, random_state, n_threads, self_search):
+        import numba
         from pynndescent import NNDescent
 
         self.kk = max(kk, NND_MIN_NEIGHBORS)
-        # pynndescent is reproducible with a random_state only on one thread
-        self.index = NNDescent(
-            X,
-            n_neighbors=self.kk,
-            random_state=random_state,
-            n_jobs=1 if random_state is not None else n_threads,
-            compressed=False,
-        )
+        # pynndescent is reproducible with a random_state only on one thread. It calls
+        # numba.set_num_threads(n_jobs) for the whole process: keep n_jobs within
+        # numba's pool (NUMBA_NUM_THREADS) and give the process its threads back after.
+        before = numba.get_num_threads()
+        n_jobs = 1 if random_state is not None else min(n_threads, numba.config.NUMBA_NUM_THREADS)
+        try:
+            self.index = NNDescent(
+                X,
+                n_neighbors=self.kk,
+                random_state=random_state,
+                n_jobs=n_jobs,
+                compressed=False,
+            )
+        finally:
+            numba.set_num_threads(before)
         self.self_search = self_search
         if not self_search:
             self.efforts = NND_EPSILON[1:]
