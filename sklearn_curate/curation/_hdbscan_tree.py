@@ -300,7 +300,9 @@ def _find_roots(parent):
         parent[:] = up
 
 
-def _exact_mst(X, min_samples, device, n_jobs=-1, return_stats=False):
+def _exact_mst(
+    X, min_samples, device, n_jobs=-1, return_stats=False, neighbors="exact", random_state=None
+):
     """HDBSCAN's minimum spanning tree of mutual reachability, exact at any dimension.
 
     Boruvka's algorithm on candidate lists: every component takes its cheapest exit
@@ -336,6 +338,16 @@ def _exact_mst(X, min_samples, device, n_jobs=-1, return_stats=False):
         Threads of a k-d tree search (:func:`~sklearn_curate.utils.neighbors.kneighbors`).
     return_stats : bool, default=False
         Also return a dict of counts (rounds, rows searched), for the benchmarks.
+    neighbors : {"exact", "approximate", "auto"}, default="exact"
+        The first k-NN graph's search (:func:`~sklearn_curate.utils.neighbors.kneighbors`);
+        the repair searches are always exact. An approximate graph breaks the
+        certificate's premise (no unlisted sample is nearer than the list's horizon)
+        where it missed a true neighbour: the core distance of that sample can be
+        too large and an edge can be certified that a missed one undercuts, so the
+        tree is a spanning tree of mutual reachability close to, not always equal to,
+        the minimum one.
+    random_state : int or None, default=None
+        Seed of an approximate search (see :func:`~sklearn_curate.utils.neighbors.kneighbors`).
 
     Returns
     -------
@@ -346,7 +358,9 @@ def _exact_mst(X, min_samples, device, n_jobs=-1, return_stats=False):
     """
     n = X.shape[0]
     k = min(n - 1, max(_GRAPH_NEIGHBORS, min_samples))
-    dist, idx = kneighbors(X, k, device=device, n_jobs=n_jobs)
+    dist, idx = kneighbors(
+        X, k, device=device, n_jobs=n_jobs, neighbors=neighbors, random_state=random_state
+    )
     X = np.asarray(to_numpy(X), dtype=np.float64)
     dist = _distances64(X, np.arange(n), idx)
     order = np.argsort(dist, axis=1, kind="stable")
@@ -520,7 +534,9 @@ def _condense_tree(Z, min_cluster_size):
     return tree
 
 
-def _tree_knn_graph(X, min_cluster_size, min_samples, device, n_jobs=-1):
+def _tree_knn_graph(
+    X, min_cluster_size, min_samples, device, n_jobs=-1, neighbors="exact", random_state=None
+):
     """HDBSCAN's condensed tree built from the exact k-nearest-neighbour graph.
 
     Parameters
@@ -536,10 +552,17 @@ def _tree_knn_graph(X, min_cluster_size, min_samples, device, n_jobs=-1):
     n_jobs : int or None, default=-1
         Threads of a k-d tree search (:func:`~sklearn_curate.utils.neighbors.kneighbors`).
 
+    neighbors : {"exact", "approximate", "auto"}, default="exact"
+        The first k-NN graph's search (see :func:`_exact_mst`).
+    random_state : int or None, default=None
+        Seed of an approximate search.
+
     Returns
     -------
     tree : structured ndarray of shape (n_rows,), dtype :data:`TREE_DTYPE`
         The condensed tree.
     """
-    edges = _exact_mst(X, min_samples, device, n_jobs)
+    edges = _exact_mst(
+        X, min_samples, device, n_jobs, neighbors=neighbors, random_state=random_state
+    )
     return _condense_tree(_single_linkage(edges, X.shape[0]), min_cluster_size)

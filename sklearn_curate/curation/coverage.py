@@ -61,7 +61,7 @@ def naive_coverage_radius(n_samples: int, n_features: int, n_neighbors: int) -> 
     )
 
 
-def _kth_radius(X_db, k, query=None, device="auto"):
+def _kth_radius(X_db, k, query=None, device="auto", neighbors="exact"):
     """Distance from each query row to its k-th nearest row of ``X_db``, as float32.
 
     ``query=None`` searches ``X_db`` against itself without the row itself. The
@@ -73,7 +73,15 @@ def _kth_radius(X_db, k, query=None, device="auto"):
     """
     n = X_db.shape[0]
     kk = min(k + _EXTRA_CANDIDATES, n - 1 if query is None else n)
-    _, idx, backend = kneighbors(X_db, kk, query=query, device=device, return_backend=True)
+    _, idx, backend = kneighbors(
+        X_db,
+        kk,
+        query=query,
+        device=device,
+        return_backend=True,
+        neighbors=neighbors,
+        random_state=0,  # seeded: the graph is built on one thread, reproducibly
+    )
     Q = X_db if query is None else query
     # float64 differences summed in order of the features: the KD-tree's arithmetic
     sq = _exact_sq(
@@ -189,6 +197,16 @@ class CoverageScorer(BaseCurator):
         Where the neighbour search runs; see
         :func:`sklearn_curate.utils._device.resolve_device`. The float64 re-scoring of
         the k-th distance runs on the CPU.
+    neighbors : {"exact", "approximate", "auto"}, default="exact"
+        The k-NN search of the training rows
+        (:func:`~sklearn_curate.utils.neighbors.kneighbors`). ``"exact"`` keeps
+        DataEval's numbers. ``"approximate"`` (faiss HNSW or pynndescent, tuned to
+        recall@k 0.995 on probe rows) and ``"auto"`` (approximate from 500,000
+        samples) change them where the search misses a true neighbour: the k-th
+        distance of the rows it found is then at least the true one, so a critical
+        radius can only grow, a row can turn uncovered and, with
+        ``method="adaptive"``, the coverage radius can rise; ``score_samples``
+        stays exact.
 
     Attributes
     ----------
@@ -317,6 +335,7 @@ class CoverageScorer(BaseCurator):
         "method": [StrOptions({"adaptive", "naive"})],
         "fraction": [Interval(Real, 0, 1, closed="left")],
         "device": [StrOptions({"auto", "cpu", "cuda"})],
+        "neighbors": [StrOptions({"auto", "exact", "approximate"})],
     }
 
     # the dropped rows are the lowest scores_, in DataEval's order among ties
@@ -324,11 +343,14 @@ class CoverageScorer(BaseCurator):
     _y_role = "labels"  # per-class results where y holds class labels
     _tie_break = "DataEval's ranking (ranking_: numpy's default argsort of the radii, reversed)"
 
-    def __init__(self, n_neighbors=20, *, method="adaptive", fraction=0.01, device="auto"):
+    def __init__(
+        self, n_neighbors=20, *, method="adaptive", fraction=0.01, device="auto", neighbors="exact"
+    ):
         self.n_neighbors = n_neighbors
         self.method = method
         self.fraction = fraction
         self.device = device
+        self.neighbors = neighbors
 
     def _fit_scores(self, X, y):
         n, d = X.shape
@@ -346,7 +368,9 @@ class CoverageScorer(BaseCurator):
         self.n_neighbors_ = k
         self._fit_X = X
 
-        radii, kth, self.backend_ = _kth_radius(X, k, device=choice.device)
+        radii, kth, self.backend_ = _kth_radius(
+            X, k, device=choice.device, neighbors=self.neighbors
+        )
         self.critical_radii_ = radii
         self.kth_neighbor_ = kth
         self.uncovered_indices_, self.coverage_radius_, self.ranking_ = _uncovered(
@@ -369,7 +393,9 @@ class CoverageScorer(BaseCurator):
             if rows.size <= self.n_neighbors:
                 self.small_classes_.append(key)
                 continue
-            radii, _, _ = _kth_radius(X[rows], self.n_neighbors, device=device)
+            radii, _, _ = _kth_radius(
+                X[rows], self.n_neighbors, device=device, neighbors=self.neighbors
+            )
             unc, r, _ = _uncovered(radii, X.shape[1], self.n_neighbors, self.method, self.fraction)
             by_class[key] = rows[unc]
             radius_by_class[key] = r

@@ -296,6 +296,21 @@ class OutlierFilter(OutlierMixin, BaseCurator):
         (:func:`~sklearn_curate.utils.neighbors.kneighbors`, for ``"knn_graph"`` and
         ``score_samples``); ``None`` means 1 unless in a :func:`joblib.parallel_config`
         context, -1 means all cores.
+    neighbors : {"auto", "exact", "approximate"}, default="auto"
+        The k-nearest-neighbour search of ``method="knn"``, of the ensemble's k-NN
+        member and of the first k-NN graph of ``algorithm="knn_graph"``
+        (:func:`~sklearn_curate.utils.neighbors.kneighbors`): ``"auto"`` is exact
+        below ``APPROXIMATE_MIN_SAMPLES`` (500,000) samples and on CUDA,
+        approximate (faiss HNSW or pynndescent, tuned to recall@k 0.995 on probe
+        rows) above it unless the probe finds exact search as fast. Approximate
+        k-NN distances are exact distances of possibly farther rows, so a k-th
+        distance can only grow. For GLOSH the tree's repair searches stay exact,
+        but a missed neighbour can raise a core distance and let the tree take a
+        slightly heavier edge (measured: docs/benchmarks.md, "Approximate
+        neighbours (issue 13, part 1)"). hdbscan's Boruvka trees (3 to 8
+        features on the CPU), LOF, isolation, and ``score_samples`` stay exact.
+        Approximate searches are seeded (by ``random_state`` when it is an int, else
+        0) and their graph is built on one thread, so fits are reproducible.
 
     Attributes
     ----------
@@ -497,6 +512,7 @@ class OutlierFilter(OutlierMixin, BaseCurator):
         "random_state": ["random_state"],
         "device": [StrOptions({"auto", "cpu", "cuda"})],
         "n_jobs": [Integral, None],
+        "neighbors": [StrOptions({"auto", "exact", "approximate"})],
     }
 
     def __init__(
@@ -512,6 +528,7 @@ class OutlierFilter(OutlierMixin, BaseCurator):
         random_state=None,
         device="auto",
         n_jobs=None,
+        neighbors="auto",
     ):
         self.contamination = contamination
         self.method = method
@@ -523,6 +540,14 @@ class OutlierFilter(OutlierMixin, BaseCurator):
         self.random_state = random_state
         self.device = device
         self.n_jobs = n_jobs
+        self.neighbors = neighbors
+
+    def _knn_seed(self):
+        """Seed of an approximate k-NN search: ``random_state`` where it is an int, else 0.
+
+        Always a seed, so that the graph is built on one thread and a fit is reproducible.
+        """
+        return int(self.random_state) if isinstance(self.random_state, Integral) else 0
 
     def _resolve_min_cluster_size(self, n):
         mcs = self.min_cluster_size
@@ -581,6 +606,8 @@ class OutlierFilter(OutlierMixin, BaseCurator):
                 device=self.device_,
                 n_jobs=self.n_jobs,
                 return_backend=True,
+                neighbors=self.neighbors,
+                random_state=self._knn_seed(),
             )
             return dist[:, -1]
         if self.device == "cuda":
@@ -624,7 +651,14 @@ class OutlierFilter(OutlierMixin, BaseCurator):
         n, d = X.shape
         members = {"glosh": _glosh_to_evidence(self._fit_glosh(X))}
         self._ensemble_knn_k = min(_ENSEMBLE_KNN_K, n - 1)
-        dist, _ = kneighbors(X, self._ensemble_knn_k, device=self.device_, n_jobs=self.n_jobs)
+        dist, _ = kneighbors(
+            X,
+            self._ensemble_knn_k,
+            device=self.device_,
+            n_jobs=self.n_jobs,
+            neighbors=self.neighbors,
+            random_state=self._knn_seed(),
+        )
         members["knn"] = dist.astype(np.float64).mean(axis=1)
         self.n_neighbors_ = min(self.n_neighbors, n - 1)
         if d > _ENSEMBLE_COSINE_MIN_FEATURES:
@@ -700,7 +734,13 @@ class OutlierFilter(OutlierMixin, BaseCurator):
         if algorithm == "knn_graph":
             self.backend_ = "knn_graph"
             tree = _tree_knn_graph(
-                X, self.min_cluster_size_, self.min_samples_, self.device_, self.n_jobs
+                X,
+                self.min_cluster_size_,
+                self.min_samples_,
+                self.device_,
+                self.n_jobs,
+                neighbors=self.neighbors,
+                random_state=self._knn_seed(),
             )
         elif self.device_ == "cuda":  # pragma: no cover - needs a GPU
             self.backend_, algorithm = "cuml", "cuml"

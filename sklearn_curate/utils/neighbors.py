@@ -21,13 +21,22 @@ import numpy as np
 from ._device import _module_available, is_gpu_array, resolve_device, to_numpy
 from ._parallel import thread_count
 
-__all__ = ["kneighbors", "DEFAULT_MEMORY_BUDGET"]
+__all__ = ["kneighbors", "DEFAULT_MEMORY_BUDGET", "APPROXIMATE_MIN_SAMPLES"]
 
 #: Default working-memory budget of one search, in bytes (128 MiB).
 DEFAULT_MEMORY_BUDGET = 128 * 2**20
 
 METRICS = ("euclidean", "cosine")
-BACKENDS = ("auto", "numba", "faiss", "sklearn", "torch", "kdtree")
+BACKENDS = ("auto", "numba", "faiss", "sklearn", "torch", "kdtree", "pynndescent")
+NEIGHBORS = ("auto", "exact", "approximate")
+#: ``neighbors="auto"`` searches approximately from this many indexed samples and queries
+#: (on the CPU): HNSW was slower than exact at 50,000 rows on every case measured and up
+#: to 200,000 on clustered rows, faster from 100,000 on noisy digits; a conservative
+#: switch, not a measured crossing (see :func:`kneighbors`, Notes).
+APPROXIMATE_MIN_SAMPLES = 500_000
+#: Recall@k on the probe rows below which an approximate answer warns (``"approximate"``)
+#: or is replaced by the exact search (``"auto"``): the issue's bar.
+MIN_RECALL = 0.99
 
 
 def _faiss_available() -> bool:
@@ -407,8 +416,10 @@ def kneighbors(
     progress: bool = False,
     return_backend: bool = False,
     n_jobs: int | None = -1,
+    neighbors: str = "exact",
+    random_state=None,
 ):
-    """Exact k-nearest neighbours, memory-bounded, on CPU or CUDA.
+    """Exact or approximate k-nearest neighbours, memory-bounded, on CPU or CUDA.
 
     Parameters
     ----------
@@ -446,13 +457,33 @@ def kneighbors(
         Show a tqdm bar over query blocks.
     return_backend : bool, default=False
         Also return the name of the backend that ran ("numba", "faiss", "sklearn",
-        "torch" or "kdtree"), for estimators that record it in ``backend_``.
+        "torch" or "kdtree"; approximate: "faiss_hnsw" or "pynndescent"), for
+        estimators that record it in ``backend_``.
     n_jobs : int or None, default=-1
         Threads of the ``"numba"`` and k-d tree backends (for the tree scipy's
         ``cKDTree.query(workers=...)``), joblib's convention: -1 means all cores (the default, for callers without
         an ``n_jobs`` of their own), ``None`` means 1 unless in a
         :func:`joblib.parallel_config` context. The other backends use their
         libraries' own threads.
+    neighbors : {"exact", "approximate", "auto"}, default="exact"
+        ``"exact"``: the exact search described here. ``"approximate"``: a graph
+        index on the CPU (faiss HNSW, ``IndexHNSWFlat`` with M = 32, where faiss is
+        installed, else pynndescent; ``backend`` "faiss" or "pynndescent" picks
+        one), its search effort raised until recall@k on 500 probe rows, searched
+        exactly, reaches 0.995 (or the largest effort is reached; below
+        ``MIN_RECALL`` = 0.99 a :class:`UserWarning` says so). Same shapes and
+        order as exact; every returned distance is computed exactly (float64 from
+        the difference vectors), but a returned neighbour may not be among the true
+        k nearest (recall is measured on the probe rows, not guaranteed).
+        ``"auto"``: exact below ``APPROXIMATE_MIN_SAMPLES`` (500,000) indexed rows
+        or queries, or on CUDA; otherwise approximate, unless the probe shows the approximate
+        search no faster per row than the exact one, or its recall below
+        ``MIN_RECALL``: then the exact search runs (the graph's build is lost).
+    random_state : int or None, default=None
+        Seed of the approximate search's probe rows and of pynndescent. With a
+        value the graph is built on one thread, so the answer is reproducible;
+        with ``None`` the build is multi-threaded and may differ slightly from run
+        to run. Unused by the exact search.
 
     Returns
     -------
@@ -472,10 +503,18 @@ def kneighbors(
         If ``X`` is not 2D or empty, ``n_neighbors`` is not a positive integer or
         exceeds the number of available points (``n_samples - 1`` without ``query``,
         ``n_samples`` with it), ``metric`` or ``backend`` is unknown, ``query`` is
-        not 2D with the features of ``X``, ``X`` or ``query`` holds NaN or inf, or a
-        CPU backend is asked for on ``device="cuda"``.
+        not 2D with the features of ``X``, ``X`` or ``query`` holds NaN or inf, a
+        CPU backend is asked for on ``device="cuda"``, ``neighbors`` is unknown,
+        ``neighbors="approximate"`` is asked for on ``device="cuda"`` or with an
+        exact-only backend, or ``backend="pynndescent"`` without it.
     ImportError
         If ``backend="faiss"`` and faiss is not installed.
+
+    Warns
+    -----
+    UserWarning
+        If ``neighbors="approximate"`` reached a probe recall below ``MIN_RECALL``
+        at its largest search effort.
 
     See Also
     --------
@@ -496,6 +535,21 @@ def kneighbors(
     candidates, scored exactly, and if still uncertain in float64. So the k-th
     neighbour is the true one, not only the order within the list
     [tests/utils/test_neighbors.py, rows 300 units from the origin].
+
+    Approximate search and the ``"auto"`` threshold: measured with
+    ``benchmarks/bench_approx_knn.py`` (docs/benchmarks.md, "Approximate
+    neighbours (issue 13, part 1)"), k = 20, one thread for both searches, single
+    runs on a shared 2-core CPU (2026-12-01). HNSW time over exact time at
+    50,000 / 100,000 / 200,000 x 64: noisy digits 1.21 / 0.63 / 0.63, 50 Gaussian
+    clusters 1.51 / 1.45 / 1.71 (the effort needed rose from ``efSearch`` 64 to
+    128); uniform rows at 50,000: 15.5 (``efSearch`` 512 for recall 0.998). So the
+    crossing depends on the data: between 50,000 and 100,000 rows on the digits,
+    not reached by 200,000 on the clusters. ``"auto"`` switches at 500,000, a
+    conservative choice that no measured case contradicts, not a measured
+    crossing; pass ``neighbors="approximate"`` to use the graph earlier on data
+    like the digits. Above the threshold the probe rows guard against data where
+    the graph cannot pay (uniform rows: per probe row 12 times slower than exact
+    at 50,000).
 
     Examples
     --------
@@ -522,8 +576,25 @@ def kneighbors(
     Qh = None if query is None else (query if is_gpu_array(query) else np.asarray(query))
     _check_inputs(Xh, Qh, n_neighbors, metric)
     n = Xh.shape[0]
+    if neighbors not in NEIGHBORS:
+        raise ValueError(
+            f"neighbors={neighbors!r} is not supported; use 'auto', 'exact' or 'approximate'."
+        )
     choice = resolve_device(device, "knn", n_samples=n)
-    chosen = choice.backend if backend == "auto" else _choose_backend(backend, choice.device)
+    m = n if Qh is None else Qh.shape[0]
+    # a graph costs about as much to build as to search n rows: few queries never repay it
+    approximate = neighbors == "approximate" or (
+        neighbors == "auto" and min(n, m) >= APPROXIMATE_MIN_SAMPLES and choice.device == "cpu"
+    )
+    if backend == "pynndescent" and not approximate:
+        raise ValueError(
+            "backend='pynndescent' is an approximate search; pass neighbors='approximate' "
+            "or choose an exact backend."
+        )
+    if approximate:
+        approx_backend = _approximate_backend(backend, choice.device)
+    else:
+        chosen = choice.backend if backend == "auto" else _choose_backend(backend, choice.device)
 
     Xn = np.ascontiguousarray(to_numpy(Xh), dtype=np.float32)
     Qn = Xn if Qh is None else np.ascontiguousarray(to_numpy(Qh), dtype=np.float32)
@@ -533,6 +604,35 @@ def kneighbors(
         # on unit vectors |a - b|^2 = 2 (1 - cos): every backend searches euclidean
         Xn = _normalize(Xn)
         Qn = Xn if Qh is None else _normalize(Qn)
+    if approximate:
+        found = _approximate(
+            Xn,
+            Qn,
+            query is None,
+            n_neighbors,
+            approx_backend,
+            neighbors,
+            random_state,
+            memory_budget,
+            n_jobs,
+        )
+        if found is not None:
+            sq, idx, name = found
+            dist = np.sqrt(sq) if metric == "euclidean" else 0.5 * sq
+            return (dist, idx, name) if return_backend else (dist, idx)
+        # "auto" and the probe preferred exact search: the unit vectors, searched exactly
+        out = kneighbors(
+            Xn,
+            n_neighbors,
+            query=None if query is None else Qn,
+            device="cpu",
+            memory_budget=memory_budget,
+            progress=progress,
+            return_backend=True,
+            n_jobs=n_jobs,
+        )
+        dist = out[0] if metric == "euclidean" else 0.5 * out[0] ** 2
+        return (dist, out[1], out[2]) if return_backend else (dist, out[1])
 
     # As many candidates again past the k-th (at least _BOUNDARY_MARGIN): where float32
     # rounding puts the true k-th neighbour behind the (k+1)-th, it is still among the
@@ -586,6 +686,75 @@ def kneighbors(
             Qn[start:stop], Xn, tol, sq, idx, self_rows, n_neighbors, metric, workers
         )
     return (distances, indices, chosen) if return_backend else (distances, indices)
+
+
+def _approximate_backend(backend, device):
+    """Return the approximate search's library: "faiss" (HNSW) or "pynndescent"."""
+    from ._approx_knn import faiss_available
+
+    if device == "cuda":
+        raise ValueError(
+            "neighbors='approximate' runs on the CPU (faiss HNSW or pynndescent); use "
+            "device='cpu', or neighbors='exact' on CUDA."
+        )
+    if backend == "auto":
+        return "faiss" if faiss_available() else "pynndescent"
+    if backend == "faiss" and not faiss_available():
+        raise ImportError(
+            "backend='faiss' needs faiss (pip install faiss-cpu); or use backend='auto', "
+            "which falls back to pynndescent."
+        )
+    if backend not in ("faiss", "pynndescent"):
+        raise ValueError(
+            f"backend={backend!r} is an exact search; with neighbors='approximate' use "
+            "backend 'auto', 'faiss' (HNSW) or 'pynndescent'."
+        )
+    return backend
+
+
+def _approximate(Xn, Qn, self_search, k, backend, neighbors, random_state, budget, n_jobs):
+    """Approximate lists (see :mod:`sklearn_curate.utils._approx_knn`).
+
+    Returns ``(sq, idx, backend name)``, or None where ``neighbors="auto"`` and the
+    probe rows showed the exact search faster per row or the recall below MIN_RECALL.
+    """
+    import warnings
+
+    from ._approx_knn import approximate_candidates
+
+    workers = thread_count(n_jobs)
+    k_self = k + int(self_search)
+
+    def exact_search(rows):
+        d, i = kneighbors(Xn, k_self, query=Qn[rows], device="cpu", n_jobs=n_jobs)
+        if self_search:  # leave the row itself out (or the last, where a copy hid it)
+            drop = i == np.asarray(rows)[:, None]
+            drop[~drop.any(1), -1] = True
+            d = d[~drop].reshape(len(rows), k)
+            i = i[~drop].reshape(len(rows), k)
+        return d**2, i
+
+    def give_up(info):
+        if neighbors != "auto":
+            return False
+        slower = info["probe_seconds_approximate"] >= info["probe_seconds_exact"]
+        return slower or info["probe_recall"] < MIN_RECALL
+
+    slab = max(256, budget // (4 * k_self * 200))
+    sq, idx, info = approximate_candidates(
+        Xn, Qn, k, self_search, backend, random_state, workers, exact_search, slab, give_up
+    )
+    if sq is None:
+        return None
+    if info["probe_recall"] < MIN_RECALL:
+        warnings.warn(
+            f"neighbors='approximate': recall@{k} on {min(500, Qn.shape[0])} probe rows is "
+            f"{info['probe_recall']:.3f} at the largest search effort of {info['backend']} "
+            f"({info['effort']}), below {MIN_RECALL}; use neighbors='exact' for exact lists.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return sq, idx, info["backend"]
 
 
 def _choose_backend(backend, device):

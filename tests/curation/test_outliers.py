@@ -333,6 +333,7 @@ def test_clone_pickle_get_params(small):
         "random_state": None,
         "device": "auto",
         "n_jobs": None,
+        "neighbors": "auto",
     }
     assert clone(of).get_params() == of.get_params()
     of.fit(X)
