@@ -338,17 +338,7 @@ class TorchLayerEmbedder(TransformerMixin, BaseEstimator):
                 raise ValueError("the Dataset is empty (0 samples); pass at least 1 sample.")
             return ItemBatches(X, self.n_channels_, self.preprocess), len(X), None
         X = self._check_array(X, reset)
-        shape = tuple(X.shape[1:])
-        if X.ndim == 2 and self.input_shape is not None:
-            shape = tuple(int(s) for s in self.input_shape)
-            if int(np.prod(shape)) != X.shape[1]:
-                raise ValueError(
-                    f"input_shape={tuple(self.input_shape)} holds {int(np.prod(shape))} "
-                    f"values but X has {X.shape[1]} features; pass the shape of one sample."
-                )
-        elif X.ndim == 3:
-            shape = (1, *shape)  # (n, H, W): one channel
-        source = ArrayBatches(X, shape, self.n_channels_, self.preprocess)
+        source = ArrayBatches(X, self._sample_shape(X), self.n_channels_, self.preprocess)
         return source, X.shape[0], lambda: _array_digest(X)
 
     def _disk_source(self, X, reset: bool):
@@ -361,19 +351,33 @@ class TorchLayerEmbedder(TransformerMixin, BaseEstimator):
         for _, rows in X.chunks():  # the in-memory path's check, block by block
             if not np.isfinite(rows).all():
                 raise ValueError("X contains NaN or inf; remove or impute those samples.")
-        shape = tuple(X.shape[1:])
         if X.ndim == 2:
             self._check_n_features_2d(X.shape[1], reset)
-            if self.input_shape is not None:
-                shape = tuple(int(s) for s in self.input_shape)
-                if int(np.prod(shape)) != X.shape[1]:
-                    raise ValueError(
-                        f"input_shape={tuple(self.input_shape)} holds {int(np.prod(shape))} "
-                        f"values but X has {X.shape[1]} features; pass the shape of one sample."
-                    )
+        source = ArrayBatches(X, self._sample_shape(X), self.n_channels_, self.preprocess)
+        return source, len(X), X.digest
+
+    def _sample_shape(self, X) -> tuple:
+        """Return the shape of one sample of a checked array or DiskArray, as the model takes it.
+
+        ``(n, d)`` rows take ``input_shape`` when it is set (else stay ``(d,)``),
+        ``(n, H, W)`` images get one channel, ``(n, C, H, W)`` stay as they are.
+
+        Raises
+        ------
+        ValueError
+            If ``input_shape`` does not hold ``d`` values.
+        """
+        shape = tuple(X.shape[1:])
+        if X.ndim == 2 and self.input_shape is not None:
+            shape = tuple(int(s) for s in self.input_shape)
+            if int(np.prod(shape)) != X.shape[1]:
+                raise ValueError(
+                    f"input_shape={tuple(self.input_shape)} holds {int(np.prod(shape))} "
+                    f"values but X has {X.shape[1]} features; pass the shape of one sample."
+                )
         elif X.ndim == 3:
-            shape = (1, *shape)
-        return ArrayBatches(X, shape, self.n_channels_, self.preprocess), len(X), X.digest
+            shape = (1, *shape)  # (n, H, W): one channel
+        return shape
 
     def _check_array(self, X, reset: bool):
         """Validate an array or tensor: rank 2 to 4, non-empty, finite."""
