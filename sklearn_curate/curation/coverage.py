@@ -200,8 +200,8 @@ class CoverageScorer(BaseCurator):
     neighbors : {"exact", "approximate", "auto"}, default="exact"
         The k-NN search of the training rows
         (:func:`~sklearn_curate.utils.neighbors.kneighbors`). ``"exact"`` keeps
-        DataEval's numbers. ``"approximate"`` (faiss HNSW or pynndescent, tuned to
-        recall@k 0.995 on probe rows) and ``"auto"`` (approximate from 500,000
+        DataEval's numbers. ``"approximate"`` (an inverted file searched cell by
+        cell, tuned to recall@k 0.995 on probe rows) and ``"auto"`` (approximate from 500,000
         samples) change them where the search misses a true neighbour: the k-th
         distance of the rows it found is then at least the true one, so a critical
         radius can only grow, a row can turn uncovered and, with

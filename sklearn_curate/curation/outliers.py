@@ -301,8 +301,9 @@ class OutlierFilter(OutlierMixin, BaseCurator):
         member and of the first k-NN graph of ``algorithm="knn_graph"``
         (:func:`~sklearn_curate.utils.neighbors.kneighbors`): ``"auto"`` is exact
         below ``APPROXIMATE_MIN_SAMPLES`` (500,000) samples and on CUDA,
-        approximate (faiss HNSW or pynndescent, tuned to recall@k 0.995 on probe
-        rows) above it unless the probe finds exact search as fast. Approximate
+        approximate (an inverted file searched cell by cell, tuned to recall@k
+        0.995 on probe rows, the rows its bound cannot certify searched again
+        exactly) above it unless the probe finds it no cheaper. Approximate
         k-NN distances are exact distances of possibly farther rows, so a k-th
         distance can only grow. For GLOSH the tree's repair searches stay exact,
         but a missed neighbour can raise a core distance and let the tree take a

@@ -466,8 +466,8 @@ class SimilarityFilter(BaseCurator):
         The search of the first k-NN lists
         (:func:`~sklearn_curate.utils.neighbors.kneighbors`): ``"auto"`` is exact
         below ``APPROXIMATE_MIN_SAMPLES`` (500,000) samples and on CUDA, approximate
-        (faiss HNSW or pynndescent, tuned to recall@k 0.995 on probe rows) above it
-        unless the probe finds exact search as fast. The re-searches of exhausted
+        (an inverted file searched cell by cell, tuned to recall@k 0.995 on probe
+        rows) above it unless the probe finds it no cheaper. The re-searches of exhausted
         lists are always exact. Where an approximate list misses a row's true
         nearest neighbour, the row's heap key is too large until that neighbour
         pops the pair from its own side (if it lists the row), so a pair can be

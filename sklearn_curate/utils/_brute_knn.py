@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numba import njit
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 __all__ = ["blocked_search", "exact_sq", "first_k", "TILE_ROWS", "TILE_COLS"]
 
@@ -239,6 +239,21 @@ def _fill(Q, X, half_sq, heap_d, heap_i, tiles):
             _select(scores, half_sq, c0, heap_d[r0:r1], heap_i[r0:r1])
 
 
+_CONTROLLER = []
+
+
+def _blas_controller():
+    """Return this process's ``ThreadpoolController``, made once.
+
+    Finding the loaded libraries takes about 17 ms, which a fresh ``threadpool_limits``
+    pays on every call (the inverted file of :mod:`sklearn_curate.utils._approx_knn`
+    calls :func:`blocked_search` once per cell).
+    """
+    if not _CONTROLLER:
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]
+
+
 def warm_up():
     """Load or compile the selection kernel now, so that a timed call does not pay it."""
     scores = np.zeros((1, 1), dtype=np.float32)
@@ -293,7 +308,7 @@ def blocked_search(Q, X, half_sq, k, workers):
     starts = list(range(0, m, TILE_ROWS))
     workers = max(1, min(int(workers), len(starts)))
     # one BLAS thread per worker: nested thread pools would fight over the cores
-    with threadpool_limits(1, user_api="blas"):
+    with _blas_controller().limit(limits=1, user_api="blas"):
         if workers == 1:
             _fill(Q, X, half_sq, heap_d, heap_i, starts)
         else:

@@ -27,7 +27,7 @@ __all__ = ["kneighbors", "DEFAULT_MEMORY_BUDGET", "APPROXIMATE_MIN_SAMPLES"]
 DEFAULT_MEMORY_BUDGET = 128 * 2**20
 
 METRICS = ("euclidean", "cosine")
-BACKENDS = ("auto", "numba", "faiss", "sklearn", "torch", "kdtree", "pynndescent")
+BACKENDS = ("auto", "numba", "faiss", "sklearn", "torch", "kdtree", "pynndescent", "ivf")
 NEIGHBORS = ("auto", "exact", "approximate")
 #: ``neighbors="auto"`` searches approximately from this many indexed samples and queries
 #: (on the CPU): HNSW was slower than exact at 50,000 rows on every case measured and up
@@ -37,6 +37,9 @@ APPROXIMATE_MIN_SAMPLES = 500_000
 #: Recall@k on the probe rows below which an approximate answer warns (``"approximate"``)
 #: or is replaced by the exact search (``"auto"``): the issue's bar.
 MIN_RECALL = 0.99
+#: ``neighbors="auto"`` keeps the exact search where the inverted file would have to
+#: search more than this share of its row pairs to reach the recall target.
+IVF_MAX_PAIR_FRACTION = 0.25
 
 
 def _faiss_available() -> bool:
@@ -436,7 +439,8 @@ def kneighbors(
         left as zero vectors).
     device : {"auto", "cpu", "cuda"}, default="auto"
         Where to search; see :func:`sklearn_curate.utils._device.resolve_device`.
-    backend : {"auto", "numba", "faiss", "sklearn", "torch", "kdtree"}, default="auto"
+    backend : {"auto", "numba", "faiss", "sklearn", "torch", "kdtree", "ivf", "pynndescent"}, \
+            default="auto"
         ``"auto"`` uses torch on CUDA; on the CPU our blocked brute force
         (``"numba"``), which with the k-d tree below (where the probe picks it)
         was faster than both faiss ``IndexFlatL2`` and scikit-learn's brute
@@ -457,7 +461,7 @@ def kneighbors(
         Show a tqdm bar over query blocks.
     return_backend : bool, default=False
         Also return the name of the backend that ran ("numba", "faiss", "sklearn",
-        "torch" or "kdtree"; approximate: "faiss_hnsw" or "pynndescent"), for
+        "torch" or "kdtree"; approximate: "ivf", "faiss_hnsw" or "pynndescent"), for
         estimators that record it in ``backend_``.
     n_jobs : int or None, default=-1
         Threads of the ``"numba"`` and k-d tree backends (for the tree scipy's
@@ -466,19 +470,29 @@ def kneighbors(
         :func:`joblib.parallel_config` context. The other backends use their
         libraries' own threads.
     neighbors : {"exact", "approximate", "auto"}, default="exact"
-        ``"exact"``: the exact search described here. ``"approximate"``: a graph
-        index on the CPU (faiss HNSW, ``IndexHNSWFlat`` with M = 32, where faiss is
-        installed, else pynndescent; ``backend`` "faiss" or "pynndescent" picks
-        one), its search effort raised until recall@k on 500 probe rows, searched
-        exactly, reaches 0.995 (or the largest effort is reached; below
-        ``MIN_RECALL`` = 0.99 a :class:`UserWarning` says so). Same shapes and
-        order as exact; every returned distance is computed exactly (float64 from
-        the difference vectors), but a returned neighbour may not be among the true
-        k nearest (recall is measured on the probe rows, not guaranteed).
+        ``"exact"``: the exact search described here. ``"approximate"``: on the CPU,
+        by default (``backend="auto"`` or ``"ivf"``) an inverted file searched cell
+        by cell (:mod:`sklearn_curate.utils._approx_knn`): k-means cuts the rows
+        into about ``sqrt(n)`` cells and the queries of each cell are searched
+        exactly, together, against the rows of the cells nearest to it. The number
+        of cells searched is doubled until recall@k on 500 probe rows, searched
+        exactly, reaches 0.995; a row whose k-th distance a bound (the hyperplanes
+        halfway to the unsearched cells' centroids) cannot certify is then searched
+        again exactly, up to 5% of the rows (beyond that, those with the largest
+        k-th distance found). ``backend="faiss"`` uses an HNSW graph instead
+        (faiss ``IndexHNSWFlat``, M = 32), ``"pynndescent"`` pynndescent's
+        NN-descent graph; both tune their search effort on the same probe rows
+        (below ``MIN_RECALL`` = 0.99 at their largest effort a
+        :class:`UserWarning` says so). Same shapes and order as exact; every
+        returned distance is computed exactly (float64 from the difference
+        vectors), but a returned neighbour may not be among the true k nearest
+        (recall is measured on the probe rows, not guaranteed).
         ``"auto"``: exact below ``APPROXIMATE_MIN_SAMPLES`` (500,000) indexed rows
-        or queries, or on CUDA; otherwise approximate, unless the probe shows the approximate
-        search no faster per row than the exact one, or its recall below
-        ``MIN_RECALL``: then the exact search runs (the graph's build is lost).
+        or queries, or on CUDA; otherwise approximate, unless the probe shows it
+        no cheaper (the inverted file: more than ``IVF_MAX_PAIR_FRACTION`` = 0.25
+        of the exact search's row pairs needed; a graph: probe rows searched no
+        faster per row) or its recall below ``MIN_RECALL``: then the exact search
+        runs (the index's build is lost).
     random_state : int or None, default=None
         Seed of the approximate search's probe rows and of pynndescent. With a
         value the graph is built on one thread, so the answer is reproducible;
@@ -586,9 +600,9 @@ def kneighbors(
     approximate = neighbors == "approximate" or (
         neighbors == "auto" and min(n, m) >= APPROXIMATE_MIN_SAMPLES and choice.device == "cpu"
     )
-    if backend == "pynndescent" and not approximate:
+    if backend in ("pynndescent", "ivf") and not approximate:
         raise ValueError(
-            "backend='pynndescent' is an approximate search; pass neighbors='approximate' "
+            f"backend={backend!r} is an approximate search; pass neighbors='approximate' "
             "or choose an exact backend."
         )
     if approximate:
@@ -689,25 +703,25 @@ def kneighbors(
 
 
 def _approximate_backend(backend, device):
-    """Return the approximate search's library: "faiss" (HNSW) or "pynndescent"."""
+    """Return the approximate search's index: "ivf", "faiss" (HNSW) or "pynndescent"."""
     from ._approx_knn import faiss_available
 
     if device == "cuda":
         raise ValueError(
-            "neighbors='approximate' runs on the CPU (faiss HNSW or pynndescent); use "
-            "device='cpu', or neighbors='exact' on CUDA."
+            "neighbors='approximate' runs on the CPU (an inverted file, faiss HNSW or "
+            "pynndescent); use device='cpu', or neighbors='exact' on CUDA."
         )
     if backend == "auto":
-        return "faiss" if faiss_available() else "pynndescent"
+        return "ivf"
     if backend == "faiss" and not faiss_available():
         raise ImportError(
             "backend='faiss' needs faiss (pip install faiss-cpu); or use backend='auto', "
-            "which falls back to pynndescent."
+            "the inverted file, which needs no extra package."
         )
-    if backend not in ("faiss", "pynndescent"):
+    if backend not in ("ivf", "faiss", "pynndescent"):
         raise ValueError(
             f"backend={backend!r} is an exact search; with neighbors='approximate' use "
-            "backend 'auto', 'faiss' (HNSW) or 'pynndescent'."
+            "backend 'auto' or 'ivf' (inverted file), 'faiss' (HNSW) or 'pynndescent'."
         )
     return backend
 
@@ -737,7 +751,10 @@ def _approximate(Xn, Qn, self_search, k, backend, neighbors, random_state, budge
     def give_up(info):
         if neighbors != "auto":
             return False
-        slower = info["probe_seconds_approximate"] >= info["probe_seconds_exact"]
+        if "pair_fraction" in info:  # the inverted file: its share of the exact work
+            slower = info["pair_fraction"] > IVF_MAX_PAIR_FRACTION
+        else:
+            slower = info["probe_seconds_approximate"] >= info["probe_seconds_exact"]
         return slower or info["probe_recall"] < MIN_RECALL
 
     slab = max(256, budget // (4 * k_self * 200))

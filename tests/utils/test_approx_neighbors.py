@@ -21,16 +21,22 @@ def digits_noisy():
     return np.vstack(rows).astype(np.float32)
 
 
-@needs_faiss
+BACKENDS = [
+    pytest.param("auto", "ivf", id="ivf"),
+    pytest.param("faiss", "faiss_hnsw", id="hnsw", marks=needs_faiss),
+]
+
+
+@pytest.mark.parametrize(("backend", "expected"), BACKENDS)
 @pytest.mark.parametrize("metric", ["euclidean", "cosine"])
-def test_recall_and_exact_distances_on_digits(digits_noisy, metric):
+def test_recall_and_exact_distances_on_digits(digits_noisy, metric, backend, expected):
     X, k = digits_noisy, 10
     d_e, _ = kneighbors(X, k, metric=metric, n_jobs=1)
     d_a, i_a, name = kneighbors(
         X, k, metric=metric, neighbors="approximate", random_state=0, n_jobs=1,
-        return_backend=True,
+        return_backend=True, backend=backend,
     )  # fmt: skip
-    assert name == "faiss_hnsw"
+    assert name == expected
     assert d_a.shape == (len(X), k) and i_a.dtype == np.int64 and d_a.dtype == np.float64
     assert not (i_a == np.arange(len(X))[:, None]).any(), "self must be excluded"
     assert (np.diff(d_a, axis=1) >= 0).all()
@@ -44,15 +50,18 @@ def test_recall_and_exact_distances_on_digits(digits_noisy, metric):
     assert (d_a[:, -1] >= d_e[:, -1] - 1e-12).all()
 
 
-@needs_faiss
-def test_queries_and_reproducible(digits_noisy):
+@pytest.mark.parametrize(("backend", "expected"), BACKENDS)
+def test_queries_and_reproducible(digits_noisy, backend, expected):
     X = digits_noisy
     Q = X[:300] + 0.25
     d_e, _ = kneighbors(X, 5, query=Q, n_jobs=1)
+    # the inverted file is the same on any number of threads; HNSW's seeded build is
+    # single-threaded
     runs = [
-        kneighbors(X, 5, query=Q, neighbors="approximate", random_state=3, n_jobs=1)
-        for _ in range(2)
-    ]
+        kneighbors(X, 5, query=Q, neighbors="approximate", random_state=3, n_jobs=jobs,
+                   backend=backend)
+        for jobs in ((1, 2) if expected == "ivf" else (1, 1))
+    ]  # fmt: skip
     np.testing.assert_array_equal(runs[0][1], runs[1][1])
     np.testing.assert_array_equal(runs[0][0], runs[1][0])
     assert np.mean(runs[0][0] <= d_e[:, -1:] * (1 + 1e-9)) >= 0.99
@@ -68,7 +77,6 @@ def test_auto_is_exact_below_the_threshold(digits_noisy):
     assert nb.APPROXIMATE_MIN_SAMPLES == 500_000
 
 
-@needs_faiss
 def test_auto_above_the_threshold_is_exact_or_tuned(digits_noisy, monkeypatch):
     # above the threshold "auto" builds the graph, then keeps it or falls back to exact
     # after timing the probe rows: either way recall stays at the bar
@@ -76,7 +84,7 @@ def test_auto_above_the_threshold_is_exact_or_tuned(digits_noisy, monkeypatch):
     X = digits_noisy
     d_e, _ = kneighbors(X, 10, n_jobs=1)
     d, _, name = kneighbors(X, 10, neighbors="auto", random_state=0, return_backend=True, n_jobs=1)
-    assert name in ("faiss_hnsw", "numba", "kdtree")
+    assert name in ("ivf", "numba", "kdtree")
     assert np.mean(d <= d_e[:, -1:] * (1 + 1e-9)) >= 0.99
     # too few queries never repay a graph
     _, _, name = kneighbors(X, 10, query=X[:50], neighbors="auto", return_backend=True)
@@ -89,6 +97,7 @@ def test_auto_above_the_threshold_is_exact_or_tuned(digits_noisy, monkeypatch):
         ({"neighbors": "fast"}, "neighbors='fast' is not supported"),
         ({"neighbors": "approximate", "backend": "numba"}, "is an exact search"),
         ({"backend": "pynndescent"}, "is an approximate search"),
+        ({"backend": "ivf"}, "is an approximate search"),
     ],
 )
 def test_bad_values(kwargs, match):
@@ -99,15 +108,14 @@ def test_bad_values(kwargs, match):
 
 def test_without_faiss(monkeypatch):
     monkeypatch.setattr(_approx_knn, "faiss_available", lambda: False)
-    # "auto" falls back to pynndescent (a dependency of umap-learn)
-    assert nb._approximate_backend("auto", "cpu") == "pynndescent"
+    # "auto" is the inverted file, which needs no faiss
+    assert nb._approximate_backend("auto", "cpu") == "ivf"
     with pytest.raises(ImportError, match="pip install faiss-cpu"):
         kneighbors(np.zeros((20, 3)), 3, neighbors="approximate", backend="faiss")
     with pytest.raises(ValueError, match="runs on the CPU"):
         nb._approximate_backend("auto", "cuda")
 
 
-@needs_faiss
 def test_curators_agree_with_exact_on_small_cases():
     from sklearn_curate import OutlierFilter, SimilarityFilter
     from sklearn_curate.datasets import make_faulty_digits
@@ -137,3 +145,46 @@ def test_curators_validate_neighbors():
     for est in (OutlierFilter, SimilarityFilter, CoverageScorer):
         with pytest.raises(InvalidParameterError, match="neighbors"):
             est(neighbors="fast").fit(X)
+
+
+def test_inverted_file_probe_recall_and_certificate(digits_noisy, monkeypatch):
+    # the probe's recall is counted from cell membership, without a search: it must be
+    # what the cell search then finds on those rows (a low target keeps the effort low);
+    # every row the bisector bound certifies has its exact list
+    X, k = digits_noisy, 10
+    monkeypatch.setattr(_approx_knn, "TARGET_RECALL", 0.5)
+    d_e, i_e = kneighbors(X, k, n_jobs=1)
+
+    def exact_search(rows):
+        return d_e[rows] ** 2, i_e[rows]
+
+    index = _approx_knn._IVF(X, 0, 1)
+    assert len(index.C) == round(np.sqrt(len(X)))
+    effort = _approx_knn.IVF_FIRST_PROBE
+    sq, _, certified = index.search_cells(X, index.labels, k + 3, effort, True, k, 1)
+    found = np.sqrt(sq) <= d_e[:, -1:] * (1 + 1e-9) + 1e-12
+    probe = np.arange(0, len(X), 7)
+    predicted = index.probe_recall(index.labels[probe], i_e[probe], effort)
+    assert 0.5 <= predicted < 0.999  # measured 0.98 at 8 of 60 cells
+    np.testing.assert_allclose(found[probe].mean(), predicted, atol=0.005)
+    assert 0.02 < certified.mean() < 1  # measured 0.07
+    assert found[certified].all()
+    np.testing.assert_allclose(np.sqrt(sq[certified]), d_e[certified], rtol=1e-12, atol=1e-12)
+
+    # the whole search: uncertified rows searched exactly, up to IVF_EXACT_SHARE of them
+    sq, _, info = _approx_knn._ivf_candidates(X, X, k, True, 0, 1, exact_search, None)
+    assert info["backend"] == "ivf" and info["effort"] == effort
+    assert info["exact_rows"] == int(np.ceil(_approx_knn.IVF_EXACT_SHARE * len(X)))
+    assert np.mean(np.sqrt(sq) <= d_e[:, -1:] * (1 + 1e-9) + 1e-12) >= found.mean()
+    assert 0 < info["pair_fraction"] < 0.5
+
+
+def test_inverted_file_on_tiny_and_duplicate_data():
+    # cells smaller than k: the probed cells grow until there are enough candidates
+    rng = np.random.default_rng(0)
+    X = np.repeat(rng.random((12, 3)), 3, axis=0).astype(np.float32)  # 36 rows, 12 distinct
+    d_e, _ = kneighbors(X, 30, n_jobs=1)
+    d_a, i_a = kneighbors(X, 30, neighbors="approximate", random_state=0, n_jobs=1)
+    assert np.isfinite(d_a).all() and (i_a >= 0).all()
+    assert not (i_a == np.arange(len(X))[:, None]).any()
+    np.testing.assert_allclose(d_a, d_e, atol=1e-6)
