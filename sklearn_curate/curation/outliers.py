@@ -656,6 +656,33 @@ class OutlierFilter(OutlierMixin, BaseCurator):
         self.outlier_scores_ = self._fit_glosh(X, knn)
         return -self.outlier_scores_
 
+    def _graph_k(self, n, min_samples):
+        """Neighbours per row that ``method`` reads from a ``knn_graph``."""
+        if self.method == "knn":
+            return min(self.n_neighbors, n - 1)
+        k = graph_neighbors(n, min_samples)
+        return max(k, min(_ENSEMBLE_KNN_K, n - 1)) if self.method == "ensemble" else k
+
+    def _graph_neighbors(self, n_samples, n_features):
+        """Neighbours per row of a graph that a fit on ``(n_samples, n_features)`` takes as is.
+
+        For callers that build the graph elsewhere (the main job's ``--scheduler``):
+        None where ``fit`` takes no graph (``"lof"``, ``"isolation"``, hdbscan's
+        trees) or where one would change the tree ``algorithm="auto"`` builds
+        (hdbscan's kd-tree at 3 to 8 features, cuML on CUDA).
+        """
+        if self.method in ("lof", "isolation") or n_samples < 2:
+            return None
+        if self.method != "knn":
+            if self.algorithm.startswith("boruvka"):
+                return None
+            if self.algorithm == "auto" and (
+                resolve_device(self.device, "hdbscan", n_samples).device != "cpu"
+                or 3 <= n_features <= _KDTREE_MAX_FEATURES
+            ):
+                return None
+        return self._graph_k(n_samples, min(self.min_samples, n_samples - 1))
+
     def _read_graph(self, knn_graph, X):
         """Read the first k-NN lists from ``knn_graph``, as long as ``method`` needs them."""
         n = X.shape[0]
@@ -671,12 +698,7 @@ class OutlierFilter(OutlierMixin, BaseCurator):
                 f"builds that tree); algorithm={self.algorithm!r} is hdbscan's and searches X "
                 "itself. Use algorithm='auto' or 'knn_graph', or fit without knn_graph."
             )
-        if self.method == "knn":
-            k = min(self.n_neighbors, n - 1)
-        else:
-            k = graph_neighbors(n, self.min_samples_)
-            if self.method == "ensemble":
-                k = max(k, min(_ENSEMBLE_KNN_K, n - 1))
+        k = self._graph_k(n, self.min_samples_)
         if self.metric == "cosine":
             return knn_lists(
                 knn_graph,

@@ -201,3 +201,12 @@ def test_graph_with_more_neighbours_and_self_entries_in_any_order(digits):
     ref = SimilarityFilter(0.1, device="cpu").fit(X)
     fitted = SimilarityFilter(0.1, device="cpu").fit(X, knn_graph=shuffled)
     np.testing.assert_array_equal(fitted.removal_order_, ref.removal_order_)
+
+
+def test_graph_neighbors_needed_for_callers_that_build_it():
+    assert OutlierFilter(device="cpu")._graph_neighbors(1797, 64) == 16
+    assert OutlierFilter(min_samples=20, device="cpu")._graph_neighbors(1797, 64) == 20
+    assert OutlierFilter(method="knn", n_neighbors=7)._graph_neighbors(1797, 64) == 7
+    assert OutlierFilter(device="cpu")._graph_neighbors(1797, 6) is None  # hdbscan's kd-tree
+    assert OutlierFilter(algorithm="knn_graph")._graph_neighbors(1797, 6) == 16
+    assert OutlierFilter(method="lof")._graph_neighbors(1797, 64) is None
