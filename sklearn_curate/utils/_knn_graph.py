@@ -118,34 +118,35 @@ def knn_lists(graph, n_samples, n_neighbors, *, X=None, metric="euclidean", buil
 
 
 def _check_distances(X, dist, idx, metric, build, what=None):
-    """Raise if the stored distances of a few rows are not those of ``X`` under ``metric``."""
+    """Raise if the stored distances of a few rows are not those of ``X`` under ``metric``.
+
+    One row at a time (``k x n_features`` float64 values), never a copy of ``X``.
+    """
     n = X.shape[0]
-    rows = np.unique(np.linspace(0, n - 1, min(n, _CHECKED_ROWS)).astype(np.int64))
-    Q = np.asarray(X[rows], dtype=np.float64)
-    D = np.asarray(X, dtype=np.float64)[idx[rows]]  # (m, k, d)
-    stored = dist[rows]
-    if metric == "cosine":
-        unit = np.linalg.norm(Q, axis=1, keepdims=True)
-        Qu = Q / np.where(unit > 0, unit, 1.0)
-        norms = np.linalg.norm(D, axis=2, keepdims=True)
-        Du = D / np.where(norms > 0, norms, 1.0)
-        true = 1.0 - np.einsum("md,mkd->mk", Qu, Du)
-        # float32 rounding of a cosine: a few 1e-7 (1e-5 leaves room)
-        bad = np.abs(stored - true) > 1e-5 + 1e-4 * true
-        what = what or "cosine distances 1 - cos(a, b)"
-    else:
-        true = np.sqrt(((Q[:, None, :] - D) ** 2).sum(axis=2))
-        # a float32 search's squared distances are good to about 1e-7 of the squared norms
-        scale = (Q**2).sum(1)[:, None] + (D**2).sum(2)
-        bad = np.abs(stored**2 - true**2) > 1e-5 * scale + 1e-4 * true**2
-        what = what or "Euclidean distances"
-    if bad.any():
-        r, c = np.argwhere(bad)[0]
-        raise ValueError(
-            f"knn_graph's distances are not {what} of X: row {rows[r]} to row "
-            f"{idx[rows[r], c]} is stored as {stored[r, c]:.6g}, X gives {true[r, c]:.6g}. "
-            f"Build the graph from the same X, e.g. {build}."
-        )
+    what = what or (
+        "cosine distances 1 - cos(a, b)" if metric == "cosine" else "Euclidean distances"
+    )
+    for r in np.unique(np.linspace(0, n - 1, min(n, _CHECKED_ROWS)).astype(np.int64)):
+        q = np.asarray(X[r], dtype=np.float64)
+        D = np.asarray(X[idx[r]], dtype=np.float64)  # (k, d)
+        stored = dist[r]
+        if metric == "cosine":
+            qn, Dn = np.linalg.norm(q), np.linalg.norm(D, axis=1)
+            true = 1.0 - (D @ q) / (np.where(Dn > 0, Dn, 1.0) * (qn if qn > 0 else 1.0))
+            # float32 rounding of a cosine: a few 1e-7 (1e-5 leaves room)
+            bad = np.abs(stored - true) > 1e-5 + 1e-4 * true
+        else:
+            true = np.sqrt(((D - q) ** 2).sum(axis=1))
+            # a float32 search's squared distances: good to about 1e-7 of the squared norms
+            scale = q @ q + (D**2).sum(axis=1)
+            bad = np.abs(stored**2 - true**2) > 1e-5 * scale + 1e-4 * true**2
+        if bad.any():
+            c = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"knn_graph's distances are not {what} of X: row {r} to row {idx[r, c]} is "
+                f"stored as {stored[c]:.6g}, X gives {true[c]:.6g}. Build the graph from "
+                f"the same X, e.g. {build}."
+            )
 
 
 def graph_from_lists(distances, indices, n_samples=None):
