@@ -51,6 +51,7 @@ def main():
     from distributed import Client, LocalCluster
 
     X = digits_rows(a.n)
+    load_before = os.getloadavg()[0]
     kneighbors(X[:500], a.k, device="cpu", n_jobs=1)  # compile the numba kernel here too
     t = time.perf_counter()
     d_ref, i_ref = kneighbors(X, a.k, device="cpu", n_jobs=1)
@@ -86,6 +87,9 @@ def main():
         "lists_equal_local": equal,
         "graph_bytes": int(G.data.nbytes + G.indices.nbytes + G.indptr.nbytes),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        # the 1-minute load average before and after: other work on the machine slows
+        # the workers (a 2-core machine with two workers has no core to spare)
+        "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
     print(json.dumps(result, indent=1))
