@@ -345,6 +345,9 @@ class BaseCurator(OneToOneFeatureMixin, BaseEstimator):
     _ties_follow_scores = None
     #: How ``fit`` reads ``y``: "ignored", "labels" or "required" (see above).
     _y_role = "ignored"
+    #: Fit parameters that ``_fit_scores`` takes as keywords (e.g. ``"knn_graph"``);
+    #: they reach it whole, never cut to the kept rows or checked as per-sample arrays.
+    _fit_inputs = ()
 
     # -- hooks for subclasses -------------------------------------------------------
     def _fit_scores(self, X, y):  # pragma: no cover - abstract
@@ -432,7 +435,8 @@ class BaseCurator(OneToOneFeatureMixin, BaseEstimator):
         X, y = self._validate_X(X, y)
         n = X.shape[0]
         n_drop = check_fraction_rows(getattr(self, self._fraction_param), n, self._fraction_param)
-        scores = np.asarray(self._fit_scores(X, y), dtype=np.float64)
+        inputs = {k: params[k] for k in self._fit_inputs if params.get(k) is not None}
+        scores = np.asarray(self._fit_scores(X, y, **inputs), dtype=np.float64)
         self.scores_ = scores
         self.support_ = np.asarray(self._select(X, scores, n_drop), dtype=bool)
         self.sample_indices_ = np.flatnonzero(self.support_)
@@ -487,7 +491,9 @@ class BaseCurator(OneToOneFeatureMixin, BaseEstimator):
         **params : dict of array-like of shape (n_samples,)
             Per-sample arrays (``sample_weight``, ``groups``, ...), checked to have
             one value per row of ``X`` and passed to :meth:`fit`; no curator here
-            weighs its scores by them. They are not returned: cut them to the kept
+            weighs its scores by them. A curator's own fit inputs (``knn_graph``, a
+            sparse ``(n_samples, n_samples)`` graph, where it takes one) pass to
+            :meth:`fit` whole. They are not returned: cut them to the kept
             rows with :meth:`resample_params` (or index them with
             ``sample_indices_``), or let
             :class:`~sklearn_curate.FilteredEstimator` cut them for its estimator.
@@ -518,8 +524,9 @@ class BaseCurator(OneToOneFeatureMixin, BaseEstimator):
         ((1617, 64), (1617,), (1617,))
         """
         X, y = as_indexable(X), as_indexable(y)
-        if params:
-            cut_per_sample(params, np.empty(0, dtype=np.intp), _num_samples(X))
+        per_sample = {k: v for k, v in params.items() if k not in self._fit_inputs}
+        if per_sample:  # the fit inputs (a k-NN graph) are checked by fit itself
+            cut_per_sample(per_sample, np.empty(0, dtype=np.intp), _num_samples(X))
         self.fit(X, y, **params)
         idx = self.sample_indices_
         X_res = _safe_indexing(X, idx)

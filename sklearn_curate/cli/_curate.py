@@ -363,12 +363,13 @@ def _add_curate_arguments(p: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--scheduler",
         metavar="ADDRESS|local",
-        help="run the embedding step on a Dask cluster: the address of its scheduler "
-        "(e.g. tcp://10.0.0.5:8786), or 'local' for a LocalCluster on this machine "
-        "(loopback only, one worker process per core, one thread each). The inputs are "
-        "read, the model trained and every other step run here; the readable inputs "
-        "are sent to the workers in partitions of whole batches. Needs: pip install "
-        "'sklearn-curate[dask]'",
+        help="run the embedding step and the curators' k-nearest-neighbour searches on a "
+        "Dask cluster: the address of its scheduler (e.g. tcp://10.0.0.5:8786), or "
+        "'local' for a LocalCluster on this machine (loopback only, one worker process "
+        "per core, one thread each). The inputs are read, the model trained and every "
+        "other step run here; the readable inputs are sent to the workers in partitions "
+        "of whole batches, the reduced rows once to every worker for the searches. "
+        "Needs: pip install 'sklearn-curate[dask]'",
     )
 
 
@@ -730,7 +731,9 @@ class _Run(CommandRun):
         a = self.args
         t = time.perf_counter()
         filt = OutlierFilter(contamination=a.outlier_fraction, device=a.device)
-        filt.fit(R)
+        graph = self.knn_graph(R, filt._graph_neighbors(*R.shape), "outliers")
+        t = time.perf_counter()
+        filt.fit(R, knn_graph=graph)
         support = np.asarray(filt.support_, dtype=bool)
         if int((~support).sum()) != n_drop:  # the contract says round(fraction * n)
             raise RuntimeError(f"OutlierFilter dropped {(~support).sum()} rows, expected {n_drop}")
@@ -763,7 +766,9 @@ class _Run(CommandRun):
         t = time.perf_counter()
         # n_drop of the m rows left is the share n_drop / m of them; round() restores n_drop
         filt = SimilarityFilter(fraction=n_drop / m if m else 0.0, device=a.device)
-        filt.fit(R)
+        graph = self.knn_graph(R, min(filt.n_neighbors, m - 1), "similar")
+        t = time.perf_counter()
+        filt.fit(R, knn_graph=graph)
         support = np.asarray(filt.support_, dtype=bool)
         if int((~support).sum()) != n_drop:
             raise RuntimeError(
@@ -772,6 +777,49 @@ class _Run(CommandRun):
         dup = np.asarray(getattr(filt, "duplicate_of_", np.full(m, -1)), dtype=np.int64)
         self.estimator_step("similar", t, filt, f"dropped {n_drop} of {m}")
         return np.asarray(filt.scores_, dtype=np.float64), support, dup
+
+    def knn_graph(self, R: np.ndarray, n_neighbors: int | None, step: str):
+        """With ``--scheduler``: the k-NN graph of ``R``, searched on the cluster.
+
+        The graph a curator takes as ``knn_graph`` instead of its first search
+        (:func:`~sklearn_curate.utils.kneighbors_graph_on_dask`, the exact search of
+        the local run, so the curation is the same); recorded as the step
+        ``"<step> neighbours"``.
+
+        Parameters
+        ----------
+        R : ndarray of shape (m, k)
+            The rows the curator fits.
+        n_neighbors : int or None
+            Neighbours per row; None (or below 1) when the curator takes no graph.
+        step : str
+            The curation step it is for.
+
+        Returns
+        -------
+        scipy.sparse.csr_matrix of shape (m, m), or None
+            None without ``--scheduler`` or without ``n_neighbors``.
+        """
+        if self.client is None or not n_neighbors or n_neighbors < 1:
+            return None
+        from ..utils._dask_neighbors import kneighbors_graph_on_dask
+
+        t = time.perf_counter()
+        graph = kneighbors_graph_on_dask(
+            np.ascontiguousarray(R, dtype=np.float32),
+            int(n_neighbors),
+            client=self.client,
+            device=self.args.device,
+        )
+        workers = len(self.client.nthreads())
+        self.timed(
+            f"{step} neighbours",
+            t,
+            f"{n_neighbors} nearest of {len(R)} rows, on Dask ({workers} workers)",
+            "dask",
+            "kneighbors",
+        )
+        return graph
 
     # -- whole run -------------------------------------------------------------------
     def protected(self) -> tuple[list, list]:

@@ -300,8 +300,20 @@ def _find_roots(parent):
         parent[:] = up
 
 
+def graph_neighbors(n_samples, min_samples):
+    """Length of the first k-NN lists of :func:`_exact_mst`: ``max(16, min_samples)``, capped."""
+    return min(n_samples - 1, max(_GRAPH_NEIGHBORS, min_samples))
+
+
 def _exact_mst(
-    X, min_samples, device, n_jobs=-1, return_stats=False, neighbors="exact", random_state=None
+    X,
+    min_samples,
+    device,
+    n_jobs=-1,
+    return_stats=False,
+    neighbors="exact",
+    random_state=None,
+    knn=None,
 ):
     """HDBSCAN's minimum spanning tree of mutual reachability, exact at any dimension.
 
@@ -348,6 +360,12 @@ def _exact_mst(
         the minimum one.
     random_state : int or None, default=None
         Seed of an approximate search (see :func:`~sklearn_curate.utils.neighbors.kneighbors`).
+    knn : tuple of two ndarrays of shape (n_samples, k), optional
+        The first k-NN lists (distances, indices; ``k = graph_neighbors(n_samples,
+        min_samples)``), computed elsewhere, instead of the first search; the
+        distances are recomputed from ``X``, only the indices are used. They must be
+        each row's true nearest neighbours for the tree to be the exact one (as with
+        ``neighbors``); the repair searches still run on ``X``.
 
     Returns
     -------
@@ -357,10 +375,13 @@ def _exact_mst(
         Only with ``return_stats=True``.
     """
     n = X.shape[0]
-    k = min(n - 1, max(_GRAPH_NEIGHBORS, min_samples))
-    dist, idx = kneighbors(
-        X, k, device=device, n_jobs=n_jobs, neighbors=neighbors, random_state=random_state
-    )
+    k = graph_neighbors(n, min_samples)
+    if knn is None:
+        dist, idx = kneighbors(
+            X, k, device=device, n_jobs=n_jobs, neighbors=neighbors, random_state=random_state
+        )
+    else:
+        idx = np.asarray(knn[1], dtype=np.int64)[:, :k]
     X = np.asarray(to_numpy(X), dtype=np.float64)
     dist = _distances64(X, np.arange(n), idx)
     order = np.argsort(dist, axis=1, kind="stable")
@@ -535,7 +556,14 @@ def _condense_tree(Z, min_cluster_size):
 
 
 def _tree_knn_graph(
-    X, min_cluster_size, min_samples, device, n_jobs=-1, neighbors="exact", random_state=None
+    X,
+    min_cluster_size,
+    min_samples,
+    device,
+    n_jobs=-1,
+    neighbors="exact",
+    random_state=None,
+    knn=None,
 ):
     """HDBSCAN's condensed tree built from the exact k-nearest-neighbour graph.
 
@@ -556,6 +584,8 @@ def _tree_knn_graph(
         The first k-NN graph's search (see :func:`_exact_mst`).
     random_state : int or None, default=None
         Seed of an approximate search.
+    knn : tuple of two ndarrays of shape (n_samples, k), optional
+        Precomputed first k-NN lists (see :func:`_exact_mst`).
 
     Returns
     -------
@@ -563,6 +593,6 @@ def _tree_knn_graph(
         The condensed tree.
     """
     edges = _exact_mst(
-        X, min_samples, device, n_jobs, neighbors=neighbors, random_state=random_state
+        X, min_samples, device, n_jobs, neighbors=neighbors, random_state=random_state, knn=knn
     )
     return _condense_tree(_single_linkage(edges, X.shape[0]), min_cluster_size)

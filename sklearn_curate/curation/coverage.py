@@ -16,12 +16,14 @@ import math
 from numbers import Integral, Real
 
 import numpy as np
+from scipy.sparse import issparse
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..base import BaseCurator
 from ..utils._device import is_gpu_array, resolve_device, to_numpy
+from ..utils._knn_graph import knn_lists
 from ..utils._parallel import thread_count
 from ..utils.neighbors import _exact_sq, kneighbors
 
@@ -61,7 +63,7 @@ def naive_coverage_radius(n_samples: int, n_features: int, n_neighbors: int) -> 
     )
 
 
-def _kth_radius(X_db, k, query=None, device="auto", neighbors="exact"):
+def _kth_radius(X_db, k, query=None, device="auto", neighbors="exact", knn_idx=None):
     """Distance from each query row to its k-th nearest row of ``X_db``, as float32.
 
     ``query=None`` searches ``X_db`` against itself without the row itself. The
@@ -69,19 +71,23 @@ def _kth_radius(X_db, k, query=None, device="auto", neighbors="exact"):
     a sequential sum over features, the computation of scikit-learn's KD-tree, which
     DataEval uses for up to 15 features, then sorted; the k-th is cast to float32 as
     DataEval does. Returns the radii, the k-th neighbour's index and the name of the
-    k-NN backend that ran.
+    k-NN backend that ran. ``knn_idx`` (n, >= k): precomputed candidates of a
+    self-search (from a ``knn_graph``) instead of the search; backend "precomputed".
     """
     n = X_db.shape[0]
     kk = min(k + _EXTRA_CANDIDATES, n - 1 if query is None else n)
-    _, idx, backend = kneighbors(
-        X_db,
-        kk,
-        query=query,
-        device=device,
-        return_backend=True,
-        neighbors=neighbors,
-        random_state=0,  # seeded: the graph is built on one thread, reproducibly
-    )
+    if knn_idx is not None:
+        idx, backend = np.asarray(knn_idx, dtype=np.int64)[:, :kk], "precomputed"
+    else:
+        _, idx, backend = kneighbors(
+            X_db,
+            kk,
+            query=query,
+            device=device,
+            return_backend=True,
+            neighbors=neighbors,
+            random_state=0,  # seeded: the graph is built on one thread, reproducibly
+        )
     Q = X_db if query is None else query
     # float64 differences summed in order of the features: the KD-tree's arithmetic
     sq = _exact_sq(
@@ -94,6 +100,15 @@ def _kth_radius(X_db, k, query=None, device="auto", neighbors="exact"):
     rows = np.arange(idx.shape[0])
     radii = np.sqrt(sq[rows, order]).astype(np.float32)
     return radii, idx[rows, order], backend
+
+
+def _graph_counts(graph, n):
+    """Fewest neighbours besides itself that a row of a sparse ``graph`` stores (0 if not sparse)."""
+    if not issparse(graph) or graph.shape != (n, n):
+        return 0  # knn_lists names the problem
+    G = graph.tocoo()
+    off = G.row != G.col
+    return int(np.bincount(G.row[off], minlength=n).min())
 
 
 def _clip_to_unit_interval(X, atol=UNIT_INTERVAL_ATOL):
@@ -258,7 +273,7 @@ class CoverageScorer(BaseCurator):
         Where the neighbour search ran.
     backend_ : str
         Library of the neighbour search that ran ("numba", "faiss", "sklearn", "torch" or
-        "kdtree").
+        "kdtree"); "precomputed" when ``fit`` was given ``knn_graph``.
     n_features_in_ : int
         Number of features seen in ``fit``.
 
@@ -341,6 +356,12 @@ class CoverageScorer(BaseCurator):
     # the dropped rows are the lowest scores_, in DataEval's order among ties
     _ties_follow_scores = True
     _y_role = "labels"  # per-class results where y holds class labels
+    _fit_inputs = ("knn_graph",)
+    # With metadata routing on, a Pipeline hands ``knn_graph`` to this step (requested by
+    # default, as imbalanced-learn reads no set_fit_resample_request); without it,
+    # imbalanced-learn's Pipeline passes no parameters to a sampler step at all.
+    __metadata_request__fit = {"knn_graph": True}
+    __metadata_request__fit_resample = {"knn_graph": True}
     _tie_break = "DataEval's ranking (ranking_: numpy's default argsort of the radii, reversed)"
 
     def __init__(
@@ -352,7 +373,7 @@ class CoverageScorer(BaseCurator):
         self.device = device
         self.neighbors = neighbors
 
-    def _fit_scores(self, X, y):
+    def _fit_scores(self, X, y, knn_graph=None):
         n, d = X.shape
         k = self.n_neighbors
         if n <= k:
@@ -368,8 +389,14 @@ class CoverageScorer(BaseCurator):
         self.n_neighbors_ = k
         self._fit_X = X
 
+        knn_idx = None
+        if knn_graph is not None:
+            # as many candidates as the graph holds for every row, up to the search's k + 4
+            counts = _graph_counts(knn_graph, n)
+            kk = min(k + _EXTRA_CANDIDATES, n - 1, max(k, counts))
+            knn_idx = knn_lists(knn_graph, n, kk, X=X)[1]
         radii, kth, self.backend_ = _kth_radius(
-            X, k, device=choice.device, neighbors=self.neighbors
+            X, k, device=choice.device, neighbors=self.neighbors, knn_idx=knn_idx
         )
         self.critical_radii_ = radii
         self.kth_neighbor_ = kth
@@ -407,7 +434,7 @@ class CoverageScorer(BaseCurator):
         support[self.ranking_[:n_drop]] = False
         return support
 
-    def fit(self, X, y=None, **params):
+    def fit(self, X, y=None, *, knn_graph=None, **params):
         """Compute every sample's critical radius and the uncovered samples.
 
         Parameters
@@ -420,6 +447,22 @@ class CoverageScorer(BaseCurator):
             Class labels for the per-class results (``uncovered_indices_by_class_``);
             a one-hot ``y`` is read as labels; continuous and multilabel targets
             are accepted and ignored.
+        knn_graph : scipy sparse matrix of shape (n_samples, n_samples), optional
+            A precomputed k-nearest-neighbour graph of Euclidean distances of ``X``
+            (after the clipping to [0, 1]), as
+            ``sklearn.neighbors.kneighbors_graph(X, n_neighbors=K, mode="distance")``
+            or ``KNeighborsTransformer(n_neighbors=K, mode="distance")`` writes it
+            (entries on the diagonal, the row itself, are ignored; stored zeros
+            are neighbours at distance 0), or
+            :func:`~sklearn_curate.utils.kneighbors_graph_on_dask` on a cluster,
+            with ``K >= n_neighbors``. It replaces the search of the training rows:
+            each row's first ``n_neighbors + 4`` stored neighbours by (distance,
+            index) (as many as every row holds, at least ``n_neighbors``) are
+            re-scored in float64 from ``X``, as the search's candidates are, and
+            the k-th of them gives the critical radius. For DataEval's numbers the
+            graph must hold each row's true nearest neighbours. The per-class
+            results (with ``y``) and ``score_samples`` still search ``X``. Passed
+            whole by :meth:`fit_resample` (never cut to the kept rows).
         **params : dict
             Ignored; cut per-sample arrays to the kept rows with
             :meth:`resample_params`.
@@ -438,7 +481,11 @@ class CoverageScorer(BaseCurator):
             below 0 or above 1 (the message gives the extreme in full precision and
             its row and column), or no more than ``n_neighbors`` samples; if
             ``fraction`` is outside [0, 1) or another parameter is out of range (each
-            message names the value and the fix).
+            message names the value and the fix); if ``knn_graph`` is not a sparse
+            ``(n_samples, n_samples)`` matrix of finite non-negative Euclidean
+            distances of ``X`` (checked on 64 rows) or has a row with fewer than
+            ``n_neighbors`` neighbours (the message names the worst row and how to
+            build a graph with enough).
         RuntimeError
             If ``device="cuda"`` and torch sees no CUDA device.
 
@@ -449,7 +496,7 @@ class CoverageScorer(BaseCurator):
             radii, so that DataEval's sort order, not the data, picks the dropped
             rows among them.
         """
-        return super().fit(X, y, **params)
+        return super().fit(X, y, knn_graph=knn_graph, **params)
 
     def score_samples(self, X):
         """Coverage of new points by the training set: minus their k-th neighbour radius.

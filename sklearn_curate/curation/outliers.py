@@ -23,6 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..base import BaseCurator
 from ..utils._device import import_cuml, resolve_device
+from ..utils._knn_graph import knn_lists
 from ..utils._warnings import caller_stacklevel
 from ..utils.neighbors import kneighbors
 from ._hdbscan_tree import TREE_DTYPE as TREE_DTYPE  # re-exported: condensed_tree_'s layout
@@ -32,6 +33,7 @@ from ._hdbscan_tree import (
     _glosh_parts,
     _tree_knn_graph,
     glosh_from_condensed_tree,
+    graph_neighbors,
 )
 
 __all__ = ["GLOSH_TIE_ATOL", "OutlierFilter", "glosh_from_condensed_tree"]
@@ -497,6 +499,12 @@ class OutlierFilter(OutlierMixin, BaseCurator):
 
     _fraction_param = "contamination"
     _tie_atol = GLOSH_TIE_ATOL
+    _fit_inputs = ("knn_graph",)
+    # With metadata routing on, a Pipeline hands ``knn_graph`` to this step (requested by
+    # default, as imbalanced-learn reads no set_fit_resample_request); without it,
+    # imbalanced-learn's Pipeline passes no parameters to a sampler step at all.
+    __metadata_request__fit = {"knn_graph": True}
+    __metadata_request__fit_resample = {"knn_graph": True}
 
     _parameter_constraints: dict = {
         "contamination": [Interval(Real, 0, 1, closed="left")],
@@ -593,7 +601,7 @@ class OutlierFilter(OutlierMixin, BaseCurator):
         norms = np.linalg.norm(X, axis=1, keepdims=True)
         return X / np.where(norms > 0, norms, 1.0)
 
-    def _fit_other(self, X):
+    def _fit_other(self, X, knn=None):
         """Outlier scores of ``method`` "knn", "lof" or "isolation" (higher = more outlying)."""
         n = X.shape[0]
         self.algorithm_ = None
@@ -601,6 +609,9 @@ class OutlierFilter(OutlierMixin, BaseCurator):
             choice = resolve_device(self.device, "knn", n)
             self.device_ = choice.device
             self.n_neighbors_ = min(self.n_neighbors, n - 1)
+            if knn is not None:
+                self.backend_ = "precomputed"
+                return knn[0][:, self.n_neighbors_ - 1]
             dist, _, self.backend_ = kneighbors(
                 X,
                 self.n_neighbors_,
@@ -630,36 +641,96 @@ class OutlierFilter(OutlierMixin, BaseCurator):
         self.estimator_ = IsolationForest(random_state=self.random_state, n_jobs=self.n_jobs)
         return -self.estimator_.fit(X).score_samples(X)
 
-    def _fit_scores(self, X, y):
+    def _fit_scores(self, X, y, knn_graph=None):
         X = self._rows(X)
         n = X.shape[0]
         self.min_samples_ = self._resolve_min_samples(n)
         self.min_cluster_size_ = self._resolve_min_cluster_size(n)
+        knn = None if knn_graph is None else self._read_graph(knn_graph, X)
         if self.method == "ensemble":
-            self.outlier_scores_ = self._fit_ensemble(X)
+            self.outlier_scores_ = self._fit_ensemble(X, knn)
             return -self.outlier_scores_
         if self.method != "glosh":
             self._fit_X = X
-            self.outlier_scores_ = self._fit_other(X)
+            self.outlier_scores_ = self._fit_other(X, knn)
             return -self.outlier_scores_
-        self.outlier_scores_ = self._fit_glosh(X)
+        self.outlier_scores_ = self._fit_glosh(X, knn)
         return -self.outlier_scores_
 
-    def _fit_ensemble(self, X):
+    def _graph_k(self, n, min_samples):
+        """Neighbours per row that ``method`` reads from a ``knn_graph``."""
+        if self.method == "knn":
+            return min(self.n_neighbors, n - 1)
+        k = graph_neighbors(n, min_samples)
+        return max(k, min(_ENSEMBLE_KNN_K, n - 1)) if self.method == "ensemble" else k
+
+    def _graph_neighbors(self, n_samples, n_features):
+        """Neighbours per row of a graph that a fit on ``(n_samples, n_features)`` takes as is.
+
+        For callers that build the graph elsewhere (the main job's ``--scheduler``):
+        None where ``fit`` takes no graph (``"lof"``, ``"isolation"``, hdbscan's
+        trees) or where one would change the tree ``algorithm="auto"`` builds
+        (hdbscan's kd-tree at 3 to 8 features, cuML on CUDA).
+        """
+        if self.method in ("lof", "isolation") or n_samples < 2:
+            return None
+        if self.method != "knn":
+            if self.algorithm.startswith("boruvka"):
+                return None
+            if self.algorithm == "auto" and (
+                resolve_device(self.device, "hdbscan", n_samples).device != "cpu"
+                or 3 <= n_features <= _KDTREE_MAX_FEATURES
+            ):
+                return None
+        return self._graph_k(n_samples, min(self.min_samples, n_samples - 1))
+
+    def _read_graph(self, knn_graph, X):
+        """Read the first k-NN lists from ``knn_graph``, as long as ``method`` needs them."""
+        n = X.shape[0]
+        if self.method in ("lof", "isolation"):
+            raise ValueError(
+                f"knn_graph is used by method 'glosh', 'knn' and 'ensemble'; "
+                f"method={self.method!r} fits scikit-learn's detector on X. Fit without "
+                "knn_graph, or choose one of those methods."
+            )
+        if self.method != "knn" and self.algorithm.startswith("boruvka"):
+            raise ValueError(
+                f"knn_graph feeds the tree of algorithm='knn_graph' (and 'auto', which then "
+                f"builds that tree); algorithm={self.algorithm!r} is hdbscan's and searches X "
+                "itself. Use algorithm='auto' or 'knn_graph', or fit without knn_graph."
+            )
+        k = self._graph_k(n, self.min_samples_)
+        if self.metric == "cosine":
+            return knn_lists(
+                knn_graph,
+                n,
+                k,
+                X=X,
+                build="kneighbors_graph(sklearn.preprocessing.normalize(X), n_neighbors={k}, "
+                'mode="distance")',
+                what="Euclidean distances between the rows scaled to unit length (the chord "
+                "sqrt(2 * (1 - cos)), which metric='cosine' uses)",
+            )
+        return knn_lists(knn_graph, n, k, X=X)
+
+    def _fit_ensemble(self, X, knn=None):
         """Mean robust z-score of GLOSH, k-NN distance, cosine LOF and ECOD (see Notes)."""
         from sklearn.neighbors import LocalOutlierFactor
 
         n, d = X.shape
-        members = {"glosh": _glosh_to_evidence(self._fit_glosh(X))}
+        members = {"glosh": _glosh_to_evidence(self._fit_glosh(X, knn))}
         self._ensemble_knn_k = min(_ENSEMBLE_KNN_K, n - 1)
-        dist, _ = kneighbors(
-            X,
-            self._ensemble_knn_k,
-            device=self.device_,
-            n_jobs=self.n_jobs,
-            neighbors=self.neighbors,
-            random_state=self._knn_seed(),
-        )
+        if knn is not None:
+            dist = knn[0][:, : self._ensemble_knn_k]
+        else:
+            dist, _ = kneighbors(
+                X,
+                self._ensemble_knn_k,
+                device=self.device_,
+                n_jobs=self.n_jobs,
+                neighbors=self.neighbors,
+                random_state=self._knn_seed(),
+            )
         members["knn"] = dist.astype(np.float64).mean(axis=1)
         self.n_neighbors_ = min(self.n_neighbors, n - 1)
         if d > _ENSEMBLE_COSINE_MIN_FEATURES:
@@ -712,10 +783,12 @@ class OutlierFilter(OutlierMixin, BaseCurator):
             ]
         )
 
-    def _fit_glosh(self, X):
+    def _fit_glosh(self, X, knn=None):
         """GLOSH of every row on HDBSCAN's tree (sets the tree's attributes)."""
         n = X.shape[0]
         algorithm = self.algorithm
+        if knn is not None:  # a precomputed graph feeds the k-NN-graph tree
+            algorithm = "knn_graph"
         if algorithm == "knn_graph":
             choice = resolve_device(self.device, "knn", n)
         elif algorithm == "auto":
@@ -742,6 +815,7 @@ class OutlierFilter(OutlierMixin, BaseCurator):
                 self.n_jobs,
                 neighbors=self.neighbors,
                 random_state=self._knn_seed(),
+                knn=knn,
             )
         elif self.device_ == "cuda":  # pragma: no cover - needs a GPU
             self.backend_, algorithm = "cuml", "cuml"
@@ -758,7 +832,7 @@ class OutlierFilter(OutlierMixin, BaseCurator):
         self._fit_X, self._fit_glosh_scores = X, glosh
         return glosh
 
-    def fit(self, X, y=None, **params):
+    def fit(self, X, y=None, *, knn_graph=None, **params):
         """Score every training sample by GLOSH and choose the rows to keep.
 
         Parameters
@@ -767,6 +841,28 @@ class OutlierFilter(OutlierMixin, BaseCurator):
             Training data; must be finite. NumPy, pandas, CuPy or torch.
         y : array-like of shape (n_samples,), default=None
             Ignored; accepted so the filter is a Pipeline step.
+        knn_graph : scipy sparse matrix of shape (n_samples, n_samples), optional
+            A precomputed k-nearest-neighbour graph of distances, as
+            ``sklearn.neighbors.kneighbors_graph(X, n_neighbors=K, mode="distance")``
+            or ``KNeighborsTransformer(n_neighbors=K, mode="distance")`` writes it
+            (entries on the diagonal, the row itself, are ignored; stored zeros
+            are neighbours at distance 0), or
+            :func:`~sklearn_curate.utils.kneighbors_graph_on_dask` on a cluster. It
+            replaces the first k-NN search: each row's first k stored neighbours by
+            (distance, index) are used, k = ``n_neighbors`` for ``method="knn"``,
+            ``max(16, min_samples)`` for GLOSH's tree, ``max(16, min_samples, 10)``
+            for ``"ensemble"`` (each capped at ``n_samples - 1``); more are allowed.
+            The graph must hold each row's true nearest neighbours for the results
+            of the internal exact search. GLOSH's tree still searches ``X`` for its
+            repairs (``X`` and the graph must be on this machine) and recomputes
+            the distances of the listed pairs from ``X``; ``method="knn"`` scores
+            are the graph's distances; the ensemble's LOF and ECOD use ``X``;
+            ``score_samples`` searches the training rows. With
+            ``algorithm="auto"`` a graph selects the ``"knn_graph"`` tree. With
+            ``metric="cosine"`` the distances must be Euclidean distances between
+            the rows scaled to unit length (``kneighbors_graph(normalize(X), K,
+            mode="distance")``), not ``1 - cos``. Passed whole by
+            :meth:`fit_resample` (never cut to the kept rows).
         **params : dict
             Ignored; cut per-sample arrays to the kept rows with
             :meth:`resample_params`.
@@ -782,7 +878,12 @@ class OutlierFilter(OutlierMixin, BaseCurator):
         ValueError
             If ``contamination`` is outside [0, 1) or another parameter is out of range;
             if ``X`` contains NaN or inf; if ``X`` has fewer than 2 samples or fewer
-            than an explicit int ``min_cluster_size``.
+            than an explicit int ``min_cluster_size``; if ``knn_graph`` is not a
+            sparse ``(n_samples, n_samples)`` matrix of finite non-negative
+            distances of ``X`` (checked on 64 rows), has a row with fewer than the
+            k neighbours needed (the message names the worst row and how to build
+            a graph with enough), or is passed with ``method`` "lof" or
+            "isolation" or a ``"boruvka_*"`` algorithm, which do not use it.
         RuntimeError, ImportError
             If ``device="cuda"`` and there is no GPU or no cuML.
 
@@ -795,7 +896,7 @@ class OutlierFilter(OutlierMixin, BaseCurator):
             If the cut-off falls inside a group of tied scores (within
             :data:`GLOSH_TIE_ATOL`): the pick among them is by row order.
         """
-        super().fit(X, y, **params)
+        super().fit(X, y, knn_graph=knn_graph, **params)
         kept, dropped = self.scores_[self.support_], self.scores_[~self.support_]
         if dropped.size and kept.size:
             self.offset_ = float((dropped.max() + kept.min()) / 2.0)
@@ -805,7 +906,7 @@ class OutlierFilter(OutlierMixin, BaseCurator):
             self.offset_ = float(np.nextafter(self.scores_.min(), -np.inf))
         return self
 
-    def fit_predict(self, X, y=None, **params):
+    def fit_predict(self, X, y=None, *, knn_graph=None, **params):
         """Fit and label the training rows: -1 for dropped, +1 for kept.
 
         Exactly ``round(contamination * n_samples)`` rows get -1, matching ``support_``.
@@ -815,6 +916,8 @@ class OutlierFilter(OutlierMixin, BaseCurator):
         X : array-like of shape (n_samples, n_features)
             Training data.
         y : Ignored
+        knn_graph : scipy sparse matrix of shape (n_samples, n_samples), optional
+            A precomputed k-NN graph of ``X``, as in :meth:`fit`.
         **params : dict
             Ignored.
 
@@ -822,7 +925,7 @@ class OutlierFilter(OutlierMixin, BaseCurator):
         -------
         labels : ndarray of shape (n_samples,), int
         """
-        return np.where(self.fit(X, y).support_, 1, -1)
+        return np.where(self.fit(X, y, knn_graph=knn_graph, **params).support_, 1, -1)
 
     def _train_core_distances(self, rows, device):
         """Core distances of training rows (the min_samples-th other training sample)."""

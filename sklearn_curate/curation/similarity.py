@@ -20,6 +20,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..base import BaseCurator, check_fraction_rows
 from ..utils._device import resolve_device
+from ..utils._knn_graph import knn_lists
 from ..utils._warnings import caller_stacklevel
 from ..utils.neighbors import kneighbors
 
@@ -226,18 +227,24 @@ class _GreedyThinning:
     re-search and padded with index ``n`` (never remaining) and distance inf.
     """
 
-    def __init__(self, X, k, metric, device, width=None, low=0.5, extra=16, neighbors="exact"):
+    def __init__(
+        self, X, k, metric, device, width=None, low=0.5, extra=16, neighbors="exact", knn=None
+    ):
         self.X, self.k, self.metric, self.device = X, k, metric, device
         n = X.shape[0]
-        d, i, self.backend = kneighbors(
-            X,
-            k,
-            metric=metric,
-            device=device,
-            return_backend=True,
-            neighbors=neighbors,
-            random_state=0,  # seeded: the graph is built on one thread, reproducibly
-        )
+        if knn is not None:  # precomputed first lists (distances, indices), shape (n, k)
+            d, i = knn
+            self.backend = "precomputed"
+        else:
+            d, i, self.backend = kneighbors(
+                X,
+                k,
+                metric=metric,
+                device=device,
+                return_backend=True,
+                neighbors=neighbors,
+                random_state=0,  # seeded: the graph is built on one thread, reproducibly
+            )
         # at least 2, so that a fresh list names a second neighbour besides the partner
         self.width = max(2, k) if width is None else width
         self.low, self.extra = low, None if device == "cuda" else extra
@@ -514,7 +521,8 @@ class SimilarityFilter(BaseCurator):
     backend_ : str
         The :func:`~sklearn_curate.utils.neighbors.kneighbors` backend that built
         the k-NN graph (one of its ``backend`` values other than "auto"); "none"
-        when a single sample needed no search.
+        when a single sample needed no search; "precomputed" when ``fit`` was
+        given ``knn_graph``.
     n_features_in_ : int
         Number of features seen in ``fit``.
 
@@ -581,6 +589,13 @@ class SimilarityFilter(BaseCurator):
     (0, 0.1)
     """
 
+    _fit_inputs = ("knn_graph",)
+    # With metadata routing on, a Pipeline hands ``knn_graph`` to this step (requested by
+    # default, as imbalanced-learn reads no set_fit_resample_request); without it,
+    # imbalanced-learn's Pipeline passes no parameters to a sampler step at all.
+    __metadata_request__fit = {"knn_graph": True}
+    __metadata_request__fit_resample = {"knn_graph": True}
+
     _parameter_constraints: dict = {
         "fraction": [Interval(Real, 0, 1, closed="left")],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
@@ -598,7 +613,7 @@ class SimilarityFilter(BaseCurator):
         self.device = device
         self.neighbors = neighbors
 
-    def _fit_scores(self, X, y):
+    def _fit_scores(self, X, y, knn_graph=None):
         n = X.shape[0]
         n_drop = check_fraction_rows(self.fraction, n)
         if n_drop > n - 1:
@@ -620,7 +635,18 @@ class SimilarityFilter(BaseCurator):
             self.n_requeries_ = 0
             return np.full(n, np.inf)
 
-        state = _GreedyThinning(X, k, self.metric, choice.device, neighbors=self.neighbors)
+        knn = None
+        if knn_graph is not None:
+            build = 'sklearn.neighbors.kneighbors_graph(X, n_neighbors={k}, mode="distance"%s)'
+            knn = knn_lists(
+                knn_graph,
+                n,
+                k,
+                X=X,
+                metric=self.metric,
+                build=build % (', metric="cosine"' if self.metric == "cosine" else ""),
+            )
+        state = _GreedyThinning(X, k, self.metric, choice.device, neighbors=self.neighbors, knn=knn)
         self.backend_ = state.backend
         order, dist = state.run(n_drop)
         nearest, nearest_dist = state.nearest_kept()
@@ -667,7 +693,7 @@ class SimilarityFilter(BaseCurator):
         support[self.removal_order_] = False
         return support
 
-    def fit(self, X, y=None, **params):
+    def fit(self, X, y=None, *, knn_graph=None, **params):
         """Drop ``round(fraction * n_samples)`` rows by greedy closest-pair thinning.
 
         Parameters
@@ -676,6 +702,22 @@ class SimilarityFilter(BaseCurator):
             Training data (features or embeddings); must be finite.
         y : array-like of shape (n_samples,), default=None
             Ignored; accepted for Pipeline compatibility.
+        knn_graph : scipy sparse matrix of shape (n_samples, n_samples), optional
+            A precomputed k-nearest-neighbour graph of distances, as
+            ``sklearn.neighbors.kneighbors_graph(X, n_neighbors=K, mode="distance")``
+            or ``KNeighborsTransformer(n_neighbors=K, mode="distance")`` writes it
+            (entries on the diagonal, the row itself, are ignored; stored zeros
+            are neighbours at distance 0), or
+            :func:`~sklearn_curate.utils.kneighbors_graph_on_dask` on a cluster. It
+            replaces the first k-NN search: each row's first ``n_neighbors_``
+            stored neighbours by (distance, index) are its first list; more are
+            allowed. With ``metric="cosine"`` the distances must be cosine
+            distances ``1 - cos(a, b)`` (``kneighbors_graph(X, K, mode="distance",
+            metric="cosine")``). The greedy removal reads the graph's distances as
+            given; the re-searches of exhausted lists (for the removals and for
+            ``duplicate_of_``) still search ``X``. For the result of the internal exact search the graph
+            must hold each row's true nearest neighbours. Passed whole by
+            :meth:`fit_resample` (never cut to the kept rows).
         **params : dict
             Ignored; cut per-sample arrays to the kept rows with
             :meth:`resample_params`.
@@ -691,7 +733,11 @@ class SimilarityFilter(BaseCurator):
         ValueError
             If ``fraction`` is outside [0, 1) or would drop every row, another
             parameter is out of range, or ``X`` is not 2D, is empty or holds NaN or
-            inf (each message names the value).
+            inf (each message names the value); if ``knn_graph`` is not a sparse
+            ``(n_samples, n_samples)`` matrix of finite non-negative distances of
+            ``X`` under ``metric`` (checked on 64 rows) or has a row with fewer than
+            ``n_neighbors_`` neighbours (the message names the worst row and how to
+            build a graph with enough).
         RuntimeError
             If ``device="cuda"`` and torch sees no CUDA device.
 
@@ -702,4 +748,4 @@ class SimilarityFilter(BaseCurator):
             least 10% of the total variance of ``X`` (the mark of a ``StandardScaler``
             before the filter); the message names them.
         """
-        return super().fit(X, y, **params)
+        return super().fit(X, y, knn_graph=knn_graph, **params)

@@ -1,4 +1,4 @@
-"""sklearn-curate curate --scheduler: the embedding step on a Dask cluster."""
+"""sklearn-curate curate --scheduler: the embedding and k-NN search steps on a Dask cluster."""
 
 import json
 import sys
@@ -56,7 +56,18 @@ def test_scheduler_local_on_a_folder_equals_the_local_run(folder, tmp_path, chec
     steps = json.loads((tmp_path / "dask" / "report.json").read_text())["steps"]
     embed = next(s for s in steps if s["name"] == "embed")
     assert embed["device"] == "dask" and "on Dask" in embed["detail"]
+    _searched_on_dask(steps)
     assert not list(tmp_path.glob(".*"))  # no staging folder left behind
+
+
+def _searched_on_dask(steps):
+    """The curators' k-NN graphs were searched on the cluster and fed to them."""
+    by_name = {s["name"]: s for s in steps}
+    for name in ("outliers", "similar"):
+        search = by_name[f"{name} neighbours"]
+        assert search["device"] == "dask" and "on Dask" in search["detail"]
+    assert by_name["outliers"]["backend"] == "knn_graph"  # the tree that takes the graph
+    assert by_name["similar"]["backend"] == "precomputed"
 
 
 def test_scheduler_address_on_an_array_equals_the_local_run(dask_client, tmp_path):
@@ -70,6 +81,7 @@ def test_scheduler_address_on_an_array_equals_the_local_run(dask_client, tmp_pat
     dask, Z_dask = _outputs(tmp_path / "dask")
     np.testing.assert_allclose(Z_dask, Z_here, rtol=0, atol=1e-6)
     assert dask == here
+    _searched_on_dask(json.loads((tmp_path / "dask" / "report.json").read_text())["steps"])
 
 
 def test_scheduler_without_the_extra_is_one_line_before_any_work(tmp_path, capsys, monkeypatch):
