@@ -18,6 +18,8 @@ The work, ``d = 64`` (and ``d = 512`` at 100,000 rows), float32:
 
 - ``kneighbors``: ``k = 20`` neighbours of every row among the others;
 - ``OutlierFilter(contamination=0.01)``: GLOSH on the default tree;
+- ``OutlierFilter-knn``: ``OutlierFilter(contamination=0.01, method="knn")``, the k-th
+  neighbour distance, which needs only the first k-NN search (no tree);
 - ``SimilarityFilter(fraction=0.05)``;
 - ``CoverageScorer()``: the coverage radius of every row (DataEval's ``k = 20``).
 
@@ -40,7 +42,13 @@ from conftest import record
 
 TIMEOUT = float(os.environ.get("BENCH_SCALE_TIMEOUT", "900"))
 SIZES = (10_000, 100_000, 1_000_000)
-CURATORS = ("kneighbors", "OutlierFilter", "SimilarityFilter", "CoverageScorer")
+CURATORS = (
+    "kneighbors",
+    "OutlierFilter",
+    "SimilarityFilter",
+    "CoverageScorer",
+    "OutlierFilter-knn",
+)
 
 _SCRIPT = r"""
 import json, sys, time
@@ -75,6 +83,9 @@ if name == "kneighbors":
 else:
     est = {
         "OutlierFilter": lambda: OutlierFilter(contamination=0.01, device="cpu", **kw),
+        "OutlierFilter-knn": lambda: OutlierFilter(
+            contamination=0.01, method="knn", device="cpu", **kw
+        ),
         "SimilarityFilter": lambda: SimilarityFilter(fraction=0.05, device="cpu", **kw),
         "CoverageScorer": lambda: CoverageScorer(device="cpu", **kw),
     }[name]
@@ -131,7 +142,7 @@ def test_scale(benchmark, n, d, name, neighbors):
             if "neighbors" not in inspect.signature(nb.kneighbors).parameters:
                 pytest.skip("kneighbors has no approximate search yet")
         else:
-            est: BaseEstimator = getattr(curation, name)()
+            est: BaseEstimator = getattr(curation, name.split("-")[0])()
             if "neighbors" not in est.get_params():
                 pytest.skip(f"{name} has no neighbors parameter yet")
 

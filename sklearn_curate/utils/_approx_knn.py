@@ -10,10 +10,10 @@ Three indexes:
   :mod:`sklearn_curate.utils._brute_knn` (BLAS products and a heap per row), against
   the rows of the ``n_probe`` cells whose centroids are nearest to their cell's
   centroid. faiss probes the cells nearest to each query one query at a time; probing
-  per cell makes each cell's work one matrix product, which on 1,000,000 x 64
-  clustered rows searched 3% of the pairs in 61 s against 198 s for ``faiss.knn`` on
-  the same cells and 350 s for faiss ``IndexIVFFlat`` at the same recall (2-core CPU,
-  2026-12-01).
+  per cell makes each cell's work one matrix product. On 1,000,000 x 64 clustered
+  rows (``benchmarks/bench_ivf_cells.py``, 2-core CPU, 2026-12-01) this search took
+  249 s at recall@20 0.9999, faiss ``IndexIVFFlat`` (4,000 cells, ``nprobe`` 128, the
+  first to reach 0.995) an extrapolated 708 s.
 - ``"faiss"``: an HNSW graph (faiss ``IndexHNSWFlat``, Malkov & Yashunin 2018).
 - ``"pynndescent"``: pynndescent's NN-descent graph (Dong et al. 2011; a dependency of
   umap-learn).
