@@ -216,7 +216,7 @@ class CoverageScorer(BaseCurator):
         The k-NN search of the training rows
         (:func:`~sklearn_curate.utils.neighbors.kneighbors`). ``"exact"`` keeps
         DataEval's numbers. ``"approximate"`` (an inverted file searched cell by
-        cell, tuned to recall@k 0.995 on probe rows) and ``"auto"`` (approximate from 500,000
+        cell, tuned to recall@k 0.995 on probe rows) and ``"auto"`` (approximate from 100,000
         samples) change them where the search misses a true neighbour: the k-th
         distance of the rows it found is then at least the true one, so a critical
         radius can only grow, a row can turn uncovered and, with

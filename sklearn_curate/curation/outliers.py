@@ -302,7 +302,7 @@ class OutlierFilter(OutlierMixin, BaseCurator):
         The k-nearest-neighbour search of ``method="knn"``, of the ensemble's k-NN
         member and of the first k-NN graph of ``algorithm="knn_graph"``
         (:func:`~sklearn_curate.utils.neighbors.kneighbors`): ``"auto"`` is exact
-        below ``APPROXIMATE_MIN_SAMPLES`` (500,000) samples and on CUDA,
+        below ``APPROXIMATE_MIN_SAMPLES`` (100,000) samples and on CUDA,
         approximate (an inverted file searched cell by cell, tuned to recall@k
         0.995 on probe rows, the rows its bound cannot certify searched again
         exactly) above it unless the probe finds it no cheaper. Approximate

@@ -472,7 +472,7 @@ class SimilarityFilter(BaseCurator):
     neighbors : {"auto", "exact", "approximate"}, default="auto"
         The search of the first k-NN lists
         (:func:`~sklearn_curate.utils.neighbors.kneighbors`): ``"auto"`` is exact
-        below ``APPROXIMATE_MIN_SAMPLES`` (500,000) samples and on CUDA, approximate
+        below ``APPROXIMATE_MIN_SAMPLES`` (100,000) samples and on CUDA, approximate
         (an inverted file searched cell by cell, tuned to recall@k 0.995 on probe
         rows) above it unless the probe finds it no cheaper. The re-searches of exhausted
         lists are always exact. Where an approximate list misses a row's true

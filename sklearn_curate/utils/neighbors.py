@@ -30,10 +30,10 @@ METRICS = ("euclidean", "cosine")
 BACKENDS = ("auto", "numba", "faiss", "sklearn", "torch", "kdtree", "pynndescent", "ivf")
 NEIGHBORS = ("auto", "exact", "approximate")
 #: ``neighbors="auto"`` searches approximately from this many indexed samples and queries
-#: (on the CPU): HNSW was slower than exact at 50,000 rows on every case measured and up
-#: to 200,000 on clustered rows, faster from 100,000 on noisy digits; a conservative
-#: switch, not a measured crossing (see :func:`kneighbors`, Notes).
-APPROXIMATE_MIN_SAMPLES = 500_000
+#: (on the CPU): the inverted file took 0.12-0.33 of the exact search's time at 100,000
+#: and 200,000 x 64 rows and 100,000 x 512 (recall@20 0.999 or more; see
+#: :func:`kneighbors`, Notes). The crossing lies below 100,000 and was not measured.
+APPROXIMATE_MIN_SAMPLES = 100_000
 #: Recall@k on the probe rows below which an approximate answer warns (``"approximate"``)
 #: or is replaced by the exact search (``"auto"``): the issue's bar.
 MIN_RECALL = 0.99
@@ -487,7 +487,7 @@ def kneighbors(
         returned distance is computed exactly (float64 from the difference
         vectors), but a returned neighbour may not be among the true k nearest
         (recall is measured on the probe rows, not guaranteed).
-        ``"auto"``: exact below ``APPROXIMATE_MIN_SAMPLES`` (500,000) indexed rows
+        ``"auto"``: exact below ``APPROXIMATE_MIN_SAMPLES`` (100,000) indexed rows
         or queries, or on CUDA; otherwise approximate, unless the probe shows it
         no cheaper (the inverted file: more than ``IVF_MAX_PAIR_FRACTION`` = 0.25
         of the exact search's row pairs needed; a graph: probe rows searched no
@@ -551,19 +551,18 @@ def kneighbors(
     [tests/utils/test_neighbors.py, rows 300 units from the origin].
 
     Approximate search and the ``"auto"`` threshold: measured with
-    ``benchmarks/bench_approx_knn.py`` (docs/benchmarks.md, "Approximate
-    neighbours (issue 13, part 1)"), k = 20, one thread for both searches, single
-    runs on a shared 2-core CPU (2026-12-01). HNSW time over exact time at
-    50,000 / 100,000 / 200,000 x 64: noisy digits 1.21 / 0.63 / 0.63, 50 Gaussian
-    clusters 1.51 / 1.45 / 1.71 (the effort needed rose from ``efSearch`` 64 to
-    128); uniform rows at 50,000: 15.5 (``efSearch`` 512 for recall 0.998). So the
-    crossing depends on the data: between 50,000 and 100,000 rows on the digits,
-    not reached by 200,000 on the clusters. ``"auto"`` switches at 500,000, a
-    conservative choice that no measured case contradicts, not a measured
-    crossing; pass ``neighbors="approximate"`` to use the graph earlier on data
-    like the digits. Above the threshold the probe rows guard against data where
-    the graph cannot pay (uniform rows: per probe row 12 times slower than exact
-    at 50,000).
+    ``benchmarks/bench_approx_knn.py recall`` (docs/benchmarks.md, "The inverted file,
+    and the million-row targets again"), k = 20, one thread for both searches,
+    single runs on a shared 2-core CPU (2026-12-01). Inverted-file time over exact
+    time at 100,000 / 200,000 x 64: 50 Gaussian clusters 0.33 / 0.20, noisy digits
+    0.15 / 0.12, recall@20 over all rows 0.9992-0.9998; at 100,000 x 512
+    (``bench_scale.py``, two threads) 0.29, recall 0.9999. ``"auto"`` switches at
+    100,000 rows; the crossing lies below that and was not measured. Above the
+    threshold the probe rows guard against data where cells cannot pay (uniform
+    rows need most cells: more than a quarter of the pairs makes ``"auto"`` search
+    exactly). HNSW (``backend="faiss"``), the first approximate default, took 0.63-1.71
+    times the exact time at 50,000-200,000 x 64 ("Approximate neighbours (issue 13,
+    part 1)").
 
     Examples
     --------

@@ -74,7 +74,7 @@ def test_auto_is_exact_below_the_threshold(digits_noisy):
     assert name in ("numba", "kdtree")
     np.testing.assert_array_equal(i, i_e)
     np.testing.assert_array_equal(d, d_e)
-    assert nb.APPROXIMATE_MIN_SAMPLES == 500_000
+    assert nb.APPROXIMATE_MIN_SAMPLES == 100_000
 
 
 def test_auto_above_the_threshold_is_exact_or_tuned(digits_noisy, monkeypatch):
