@@ -30,7 +30,7 @@ METRICS = ("euclidean", "cosine")
 BACKENDS = ("auto", "numba", "faiss", "sklearn", "torch", "kdtree", "pynndescent", "ivf")
 NEIGHBORS = ("auto", "exact", "approximate")
 #: ``neighbors="auto"`` searches approximately from this many indexed samples and queries
-#: (on the CPU): the inverted file took 0.12-0.33 of the exact search's time at 100,000
+#: (on the CPU): the inverted file took 0.12-0.32 of the exact search's time at 100,000
 #: and 200,000 x 64 rows and 100,000 x 512 (recall@20 0.999 or more; see
 #: :func:`kneighbors`, Notes). The crossing lies below 100,000 and was not measured.
 APPROXIMATE_MIN_SAMPLES = 100_000
@@ -554,7 +554,7 @@ def kneighbors(
     ``benchmarks/bench_approx_knn.py recall`` (docs/benchmarks.md, "The inverted file,
     and the million-row targets again"), k = 20, one thread for both searches,
     single runs on a shared 2-core CPU (2026-12-01). Inverted-file time over exact
-    time at 100,000 / 200,000 x 64: 50 Gaussian clusters 0.33 / 0.20, noisy digits
+    time at 100,000 / 200,000 x 64: 50 Gaussian clusters 0.32 / 0.20, noisy digits
     0.15 / 0.12, recall@20 over all rows 0.9992-0.9998; at 100,000 x 512
     (``bench_scale.py``, two threads) 0.29, recall 0.9999. ``"auto"`` switches at
     100,000 rows; the crossing lies below that and was not measured. Above the
