@@ -378,7 +378,8 @@ def approximate_candidates(
         Neighbours per row (a self-search leaves the row itself out).
     self_search : bool
         Whether ``Qn`` is ``Xn`` and each row's own entry is to be left out.
-    backend : {"faiss", "pynndescent"}
+    backend : {"ivf", "faiss", "pynndescent"}
+        The inverted file (:class:`_IVF`), faiss HNSW or pynndescent.
     random_state : int or None
         Seed of the probe rows and of pynndescent; with a value the graph is built on
         one thread, so the result is reproducible.
@@ -400,12 +401,15 @@ def approximate_candidates(
         Exact squared distances of the listed rows, ascending; ties by index.
     idx : ndarray of shape (m, k), int64
     info : dict
-        ``backend`` ("faiss_hnsw" or "pynndescent"), ``effort`` (the ``efSearch`` or
-        ``epsilon`` chosen; ``None``: NN-descent's own graph), ``probe_recall`` (on
-        the probe rows, recall@k against the exact lists, ties at the k-th distance
-        counted as found), ``probe_seconds_approximate`` and ``probe_seconds_exact``
-        (wall time of the probe rows' search at the chosen effort, re-scoring included,
-        and of their exact search).
+        ``backend`` ("ivf", "faiss_hnsw" or "pynndescent"), ``effort`` (cells searched
+        per cell, the ``efSearch`` or ``epsilon`` chosen; ``None``: NN-descent's own
+        graph), ``probe_recall`` (on the probe rows, recall@k against the exact lists,
+        ties at the k-th distance counted as found), ``probe_seconds_exact`` (wall
+        time of their exact search). The graphs add ``probe_seconds_approximate``
+        (the probe rows' search at the chosen effort, re-scoring included); the
+        inverted file adds ``n_cells``, ``pair_fraction`` (share of the exact search's
+        row pairs its cells hold), ``certified_share`` (rows the bound proved exact)
+        and ``exact_rows`` (rows searched again exactly).
     """
     if backend == "ivf":
         return _ivf_candidates(Xn, Qn, k, self_search, random_state, workers, exact_search, give_up)
