@@ -239,7 +239,9 @@ class _IVF:
         A row of cell ``e`` is nearer to centroid ``e`` than to centroid ``c`` (the
         cell of the queries), so it lies beyond the hyperplane halfway between them,
         at least ``(|q - C_e|^2 - |q - C_c|^2) / (2 |C_e - C_c|)`` from ``q``; the
-        smallest of these over the unprobed cells bounds every unprobed row.
+        smallest of these over the unprobed cells bounds every unprobed row (up to
+        the float32 rounding of the assignment of rows to cells, which matters only
+        between nearly equal centroids).
         """
         C = self.C64
         out = np.full(Q.shape[0], np.inf)
