@@ -40,6 +40,7 @@ import sys
 import pytest
 from conftest import record
 
+HERE = os.path.dirname(os.path.abspath(__file__))
 TIMEOUT = float(os.environ.get("BENCH_SCALE_TIMEOUT", "900"))
 SIZES = (10_000, 100_000, 1_000_000)
 CURATORS = (
@@ -61,17 +62,10 @@ def status_kib(field):
 
 
 name, n, d, neighbors = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-rng = np.random.default_rng(0)
-centers = rng.normal(scale=4.0, size=(50, d))
-label = rng.integers(0, 50, n)
-spread = rng.uniform(0.3, 1.5, 50)[label][:, None]
-X = centers[label] + spread * rng.normal(size=(n, d))
-X = (X - X.min(0)) / (X.max(0) - X.min(0))
-m = n // 20
-copies = rng.choice(n, size=m, replace=False)
-X[copies] = np.clip(X[rng.integers(0, n, m)] + 1e-3 * rng.normal(size=(m, d)), 0, 1)
-X = np.ascontiguousarray(X, dtype=np.float32)
-del centers, label, spread
+sys.path.insert(0, sys.argv[5])
+from bench_ivf_cells import make_rows
+
+X = make_rows(n, d)
 
 from sklearn_curate.curation import CoverageScorer, OutlierFilter, SimilarityFilter
 from sklearn_curate.utils.neighbors import kneighbors
@@ -149,7 +143,7 @@ def test_scale(benchmark, n, d, name, neighbors):
     def run():
         try:
             out = subprocess.run(
-                [sys.executable, "-c", _SCRIPT, name, str(n), str(d), neighbors],
+                [sys.executable, "-c", _SCRIPT, name, str(n), str(d), neighbors, HERE],
                 capture_output=True,
                 text=True,
                 timeout=TIMEOUT,
