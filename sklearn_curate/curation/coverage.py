@@ -86,7 +86,7 @@ def _kth_radius(X_db, k, query=None, device="auto", neighbors="exact", knn_idx=N
             device=device,
             return_backend=True,
             neighbors=neighbors,
-            random_state=0,  # seeded: the graph is built on one thread, reproducibly
+            random_state=0,  # seeded: reproducible cells and probe rows
         )
     Q = X_db if query is None else query
     # float64 differences summed in order of the features: the KD-tree's arithmetic

@@ -313,7 +313,7 @@ class OutlierFilter(OutlierMixin, BaseCurator):
         neighbours (issue 13, part 1)"). hdbscan's Boruvka trees (3 to 8
         features on the CPU), LOF, isolation, and ``score_samples`` stay exact.
         Approximate searches are seeded (by ``random_state`` when it is an int, else
-        0) and their graph is built on one thread, so fits are reproducible.
+        0), so fits are reproducible (the inverted file on any number of threads).
 
     Attributes
     ----------
@@ -554,7 +554,8 @@ class OutlierFilter(OutlierMixin, BaseCurator):
     def _knn_seed(self):
         """Seed of an approximate k-NN search: ``random_state`` where it is an int, else 0.
 
-        Always a seed, so that the graph is built on one thread and a fit is reproducible.
+        Always a seed, so that a fit is reproducible (k-means cells and probe rows of the
+        inverted file; with the graph backends, a build on one thread).
         """
         return int(self.random_state) if isinstance(self.random_state, Integral) else 0
 

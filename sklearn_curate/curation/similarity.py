@@ -243,7 +243,7 @@ class _GreedyThinning:
                 device=device,
                 return_backend=True,
                 neighbors=neighbors,
-                random_state=0,  # seeded: the graph is built on one thread, reproducibly
+                random_state=0,  # seeded: reproducible cells and probe rows
             )
         # at least 2, so that a fresh list names a second neighbour besides the partner
         self.width = max(2, k) if width is None else width
@@ -481,7 +481,7 @@ class SimilarityFilter(BaseCurator):
         removed out of order and the guarantee "always a closest remaining pair"
         holds only up to the missed pairs (measured: docs/benchmarks.md,
         "Approximate neighbours (issue 13, part 1)"). The approximate search is
-        seeded and builds its graph on one thread, so fits are reproducible.
+        seeded, so fits are reproducible.
 
     Attributes
     ----------

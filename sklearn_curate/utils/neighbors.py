@@ -494,10 +494,11 @@ def kneighbors(
         faster per row) or its recall below ``MIN_RECALL``: then the exact search
         runs (the index's build is lost).
     random_state : int or None, default=None
-        Seed of the approximate search's probe rows and of pynndescent. With a
-        value the graph is built on one thread, so the answer is reproducible;
-        with ``None`` the build is multi-threaded and may differ slightly from run
-        to run. Unused by the exact search.
+        Seed of the approximate search's probe rows, of the inverted file's k-means
+        and of pynndescent. With a value the answer is reproducible: the inverted
+        file on any number of threads; HNSW and pynndescent then build their graph
+        on one thread (with ``None`` on all, and it may differ slightly from run to
+        run). Unused by the exact search.
 
     Returns
     -------
